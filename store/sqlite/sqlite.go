@@ -1,0 +1,243 @@
+// Package sqlite implements tandem.Store on an embedded SQLite database in WAL
+// mode. Row changes are captured by triggers that the store generates for
+// every application table, so they land in the changelog in the same
+// transaction as the change itself.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tandemhq/tandem"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+var _ tandem.Store = (*Store)(nil)
+
+// DefaultSynchronous is SQLite's synchronous setting for the store. FULL
+// syncs the WAL at every commit, so an acknowledged write survives a power
+// loss as well as a crash of the process.
+const DefaultSynchronous = "FULL"
+
+// Store is a region store on one SQLite file.
+type Store struct {
+	// Path is the database file.
+	Path string
+
+	// Synchronous is SQLite's synchronous pragma: FULL or NORMAL. NORMAL
+	// survives a process crash but may lose the last commits on power loss.
+	Synchronous string
+
+	// Now returns the commit time stamped on changelog entries.
+	Now func() time.Time
+
+	wdb *sql.DB // the single writer connection
+	rdb *sql.DB // readers
+
+	writer atomic.Bool
+
+	mu      sync.Mutex
+	changed chan struct{}
+	schema  map[string]*table // application tables, nil until read
+	guard   tandem.WriteGuard
+}
+
+// New returns a store on the file at path. Call Open before use.
+func New(path string) *Store {
+	return &Store{Path: path, Synchronous: DefaultSynchronous, Now: time.Now, changed: make(chan struct{})}
+}
+
+// Open opens the database, creating it and the changelog when new.
+func (s *Store) Open() error {
+	if s.Synchronous != "FULL" && s.Synchronous != "NORMAL" {
+		return fmt.Errorf("open store: synchronous must be FULL or NORMAL, not %q", s.Synchronous)
+	}
+	pragmas := url.Values{}
+	pragmas.Add("_pragma", "journal_mode(WAL)")
+	pragmas.Add("_pragma", "busy_timeout(10000)")
+	pragmas.Add("_pragma", "synchronous("+s.Synchronous+")")
+	var err error
+	if s.wdb, err = sql.Open("sqlite", "file:"+s.Path+"?"+pragmas.Encode()+"&_txlock=immediate"); err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	s.wdb.SetMaxOpenConns(1)
+	pragmas.Add("_pragma", "query_only(1)")
+	if s.rdb, err = sql.Open("sqlite", "file:"+s.Path+"?"+pragmas.Encode()); err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	s.rdb.SetMaxOpenConns(8)
+	if _, err := s.wdb.Exec(schema); err != nil {
+		return fmt.Errorf("create changelog: %w", err)
+	}
+	role, err := s.Role(context.Background())
+	if err != nil {
+		return err
+	}
+	s.writer.Store(role.Writer)
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	var errs []error
+	if s.rdb != nil {
+		errs = append(errs, s.rdb.Close())
+	}
+	if s.wdb != nil {
+		errs = append(errs, s.wdb.Close())
+	}
+	return errors.Join(errs...)
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS _tandem_state (
+	id         INTEGER PRIMARY KEY CHECK (id = 1),
+	writer     INTEGER NOT NULL DEFAULT 0,
+	epoch      INTEGER NOT NULL DEFAULT 0,
+	applying   INTEGER NOT NULL DEFAULT 0,
+	tx_time_us INTEGER NOT NULL DEFAULT 0
+);
+INSERT OR IGNORE INTO _tandem_state (id) VALUES (1);
+CREATE TABLE IF NOT EXISTS _tandem_changelog (
+	lsn     INTEGER PRIMARY KEY,
+	epoch   INTEGER NOT NULL,
+	time_us INTEGER NOT NULL,
+	tbl     TEXT NOT NULL,
+	key     TEXT NOT NULL,
+	op      TEXT NOT NULL,
+	before  TEXT,
+	after   TEXT
+);
+CREATE TABLE IF NOT EXISTS _tandem_migrations (
+	app        TEXT NOT NULL,
+	name       TEXT NOT NULL,
+	applied_us INTEGER NOT NULL,
+	PRIMARY KEY (app, name)
+);
+`
+
+// notify wakes everyone waiting on Changed.
+func (s *Store) notify() {
+	s.mu.Lock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// Changed returns a channel closed at the next commit.
+func (s *Store) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// Update runs fn in a write transaction; see tandem.Store.
+func (s *Store) Update(ctx context.Context, fn func(tandem.Tx) error) error {
+	if !s.writer.Load() {
+		return tandem.Errorf(tandem.ENOTWRITER, "this region's store is a follower; writes go to the writer")
+	}
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE _tandem_state SET tx_time_us = ? WHERE id = 1`, s.Now().UnixMicro()); err != nil {
+		return fmt.Errorf("stamp transaction: %w", err)
+	}
+	if err := fn(sqlTx{tx}); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	guard := s.guard
+	s.mu.Unlock()
+	if guard != nil {
+		if err := guard(ctx); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	s.notify()
+	return nil
+}
+
+// View runs fn in a read transaction.
+func (s *Store) View(ctx context.Context, fn func(tandem.Tx) error) error {
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer tx.Rollback()
+	return fn(sqlTx{tx})
+}
+
+// SetRole makes the store the writer of an epoch, or a follower.
+func (s *Store) SetRole(ctx context.Context, role tandem.Role) error {
+	w := 0
+	if role.Writer {
+		w = 1
+	}
+	if _, err := s.wdb.ExecContext(ctx, `UPDATE _tandem_state SET writer = ?, epoch = ? WHERE id = 1`, w, role.Epoch); err != nil {
+		return fmt.Errorf("set role: %w", err)
+	}
+	s.writer.Store(role.Writer)
+	return nil
+}
+
+// Role returns the store's role.
+func (s *Store) Role(ctx context.Context) (tandem.Role, error) {
+	var r tandem.Role
+	var w int
+	if err := s.rdb.QueryRowContext(ctx, `SELECT writer, epoch FROM _tandem_state WHERE id = 1`).Scan(&w, &r.Epoch); err != nil {
+		return r, fmt.Errorf("read role: %w", err)
+	}
+	r.Writer = w == 1
+	return r, nil
+}
+
+// Position returns the head of the changelog.
+func (s *Store) Position(ctx context.Context) (tandem.Position, error) {
+	var p tandem.Position
+	var us int64
+	err := s.rdb.QueryRowContext(ctx, `
+		SELECT coalesce((SELECT lsn FROM _tandem_changelog ORDER BY lsn DESC LIMIT 1), 0),
+		       coalesce((SELECT time_us FROM _tandem_changelog ORDER BY lsn DESC LIMIT 1), 0),
+		       epoch
+		FROM _tandem_state WHERE id = 1`).Scan(&p.LSN, &us, &p.Epoch)
+	if err != nil {
+		return p, fmt.Errorf("read position: %w", err)
+	}
+	if us != 0 {
+		p.Time = time.UnixMicro(us).UTC()
+	}
+	return p, nil
+}
+
+// sqlTx adapts *sql.Tx to tandem.Tx.
+type sqlTx struct{ tx *sql.Tx }
+
+func (t sqlTx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, q, args...)
+}
+
+func (t sqlTx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, q, args...)
+}
+
+func (t sqlTx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, q, args...)
+}
+
+// SetGuard sets the write guard called before every Update commits.
+func (s *Store) SetGuard(g tandem.WriteGuard) {
+	s.mu.Lock()
+	s.guard = g
+	s.mu.Unlock()
+}
