@@ -1,0 +1,244 @@
+package replication
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tandemhq/tandem"
+)
+
+// DefaultApplyBatch bounds how many entries one apply transaction takes.
+const DefaultApplyBatch = 2000
+
+// Follower pulls the writer's changelog into a store. Run it once per
+// region; it follows whichever writer Source names and is idle while Source
+// names none (the region is the writer itself).
+type Follower struct {
+	Store tandem.Store
+	// Source returns the base URL of the region to follow, or false when
+	// there is none to follow.
+	Source  func() (string, bool)
+	Secret  string
+	Client  *http.Client
+	Logger  *slog.Logger
+	Metrics *Metrics
+
+	HeartbeatInterval time.Duration // the writer's; a stream silent for 4 of them is dead
+	ApplyBatch        int
+
+	mu     sync.Mutex
+	status Status
+}
+
+// Status is what a follower knows of its replication.
+type Status struct {
+	Following  bool            `json:"following"`
+	Source     string          `json:"source,omitempty"`
+	Connected  bool            `json:"connected"`
+	Applied    tandem.Position `json:"applied"`
+	Head       tandem.Position `json:"head"`
+	Lag        tandem.Lag      `json:"lag"`
+	LastHeard  time.Time       `json:"lastHeard,omitzero"`
+	Reconnects int             `json:"reconnects"`
+	LastError  string          `json:"lastError,omitempty"`
+}
+
+// Status returns the follower's current status.
+func (f *Follower) Status() Status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.status
+}
+
+func (f *Follower) update(fn func(*Status)) {
+	f.mu.Lock()
+	fn(&f.status)
+	f.status.Lag = tandem.LagBetween(f.status.Applied, f.status.Head)
+	s := f.status
+	f.mu.Unlock()
+	f.Metrics.observeStatus(s)
+}
+
+func (f *Follower) logger() *slog.Logger {
+	if f.Logger == nil {
+		return slog.Default()
+	}
+	return f.Logger
+}
+
+// Run follows until ctx ends, reconnecting with backoff after any failure.
+func (f *Follower) Run(ctx context.Context) error {
+	backoff := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		src, ok := f.Source()
+		if !ok {
+			f.update(func(s *Status) { s.Following, s.Connected, s.Source = false, false, "" })
+			if !sleep(ctx, 100*time.Millisecond) {
+				break
+			}
+			continue
+		}
+		err := f.follow(ctx, src)
+		if ctx.Err() != nil {
+			break
+		}
+		if errors.Is(err, errSourceChanged) {
+			backoff = 50 * time.Millisecond
+			continue
+		}
+		f.update(func(s *Status) {
+			s.Connected = false
+			s.Reconnects++
+			s.LastError = err.Error()
+		})
+		f.Metrics.reconnect()
+		f.logger().Warn("replication stream lost; reconnecting", "source", src, "err", err, "retry_in", backoff)
+		if !sleep(ctx, backoff) {
+			break
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+	return ctx.Err()
+}
+
+var errSourceChanged = errors.New("the writer changed")
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// follow streams from src until the stream fails or the source changes.
+func (f *Follower) follow(ctx context.Context, src string) error {
+	pos, err := f.Store.Position(ctx)
+	if err != nil {
+		return fmt.Errorf("read applied position: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s%s?from=%d", strings.TrimRight(src, "/"), StreamPath, pos.LSN), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+f.Secret)
+	client := f.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", src, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		hint := ""
+		if resp.StatusCode == http.StatusUnauthorized {
+			hint = " (hint: every region must have the same cluster secret)"
+		}
+		return fmt.Errorf("stream from %s: %s: %s%s", src, resp.Status, strings.TrimSpace(string(msg)), hint)
+	}
+	f.update(func(s *Status) {
+		s.Following, s.Connected, s.Source, s.Applied, s.LastError = true, true, src, pos, ""
+	})
+	f.logger().Info("following writer", "source", src, "from", pos.LSN)
+
+	// A watchdog cancels the stream when it falls silent.
+	interval := f.HeartbeatInterval
+	if interval <= 0 {
+		interval = tandem.DefaultHeartbeatInterval
+	}
+	heard := make(chan struct{}, 1)
+	go func() {
+		t := time.NewTimer(4 * interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-heard:
+				t.Reset(4 * interval)
+			case <-t.C:
+				cancel()
+				return
+			}
+		}
+	}()
+	err = f.apply(ctx, bufio.NewReaderSize(resp.Body, 256<<10), src, pos, heard)
+	if ctx.Err() != nil && !errors.Is(err, errSourceChanged) {
+		return fmt.Errorf("stream from %s silent for %v", src, 4*interval)
+	}
+	return err
+}
+
+// apply reads frames and applies entries, batching those that have already
+// arrived into one transaction.
+func (f *Follower) apply(ctx context.Context, r *bufio.Reader, src string, applied tandem.Position, heard chan<- struct{}) error {
+	max := f.ApplyBatch
+	if max <= 0 {
+		max = DefaultApplyBatch
+	}
+	var batch []tandem.Change
+	for {
+		fr, err := ReadFrame(r)
+		if err != nil {
+			return fmt.Errorf("read stream: %w", err)
+		}
+		select {
+		case heard <- struct{}{}:
+		default:
+		}
+		switch fr.Type {
+		case FrameEntries:
+			cs, err := DecodeEntries(fr)
+			if err != nil {
+				return err
+			}
+			batch = append(batch, cs...)
+		case FrameHeartbeat:
+			var hb Heartbeat
+			if err := json.Unmarshal(fr.Payload, &hb); err != nil {
+				return fmt.Errorf("%w: heartbeat: %v", ErrCorruptFrame, err)
+			}
+			f.update(func(s *Status) { s.Head, s.LastHeard = hb.Head, time.Now() })
+			if cur, ok := f.Source(); !ok || cur != src {
+				return errSourceChanged
+			}
+		case FrameError:
+			var se StreamError
+			json.Unmarshal(fr.Payload, &se)
+			return fmt.Errorf("writer refused the stream: %s (hint: %s)", se.Message, se.Hint)
+		}
+		if len(batch) == 0 || (r.Buffered() > 0 && len(batch) < max) {
+			continue
+		}
+		if err := f.Store.ApplyChanges(ctx, batch); err != nil {
+			return fmt.Errorf("apply entries %d-%d: %w", batch[0].LSN, batch[len(batch)-1].LSN, err)
+		}
+		last := batch[len(batch)-1]
+		applied = tandem.Position{LSN: last.LSN, Time: last.CommitTime, Epoch: last.Epoch}
+		f.Metrics.applied(batch, time.Now())
+		f.update(func(s *Status) {
+			s.Applied = applied
+			if s.Head.LSN < applied.LSN {
+				s.Head = applied
+			}
+		})
+		batch = batch[:0]
+	}
+}
