@@ -11,6 +11,7 @@ const (
 	ENOTFOUND     = "not_found"
 	ECONFLICT     = "conflict"
 	ETOOLARGE     = "too_large"
+	EUNSUPPORTED  = "unsupported_media_type"
 	EUNAUTHORIZED = "unauthorized"
 	EFORBIDDEN    = "forbidden"
 	EFENCED       = "fenced"
@@ -58,5 +59,32 @@ func ErrorMessage(err error) string {
 		return e.Message
 	default:
 		return "internal error"
+	}
+}
+
+// ErrorStatus returns the HTTP status for err's code: the one table that maps
+// codes to statuses for every HTTP API of tandem.
+func ErrorStatus(err error) int {
+	switch ErrorCode(err) {
+	case "":
+		return 200
+	case EINVALID:
+		return 400
+	case EUNAUTHORIZED:
+		return 401
+	case EFORBIDDEN:
+		return 403
+	case ENOTFOUND:
+		return 404
+	case ECONFLICT:
+		return 409
+	case ETOOLARGE:
+		return 413
+	case EUNSUPPORTED:
+		return 415
+	case EFENCED, ENOTWRITER, EUNAVAILABLE:
+		return 503
+	default:
+		return 500
 	}
 }

@@ -36,30 +36,17 @@ type Follower struct {
 	ApplyBatch        int
 
 	mu     sync.Mutex
-	status Status
-}
-
-// Status is what a follower knows of its replication.
-type Status struct {
-	Following  bool            `json:"following"`
-	Source     string          `json:"source,omitempty"`
-	Connected  bool            `json:"connected"`
-	Applied    tandem.Position `json:"applied"`
-	Head       tandem.Position `json:"head"`
-	Lag        tandem.Lag      `json:"lag"`
-	LastHeard  time.Time       `json:"lastHeard,omitzero"`
-	Reconnects int             `json:"reconnects"`
-	LastError  string          `json:"lastError,omitempty"`
+	status tandem.FollowStatus
 }
 
 // Status returns the follower's current status.
-func (f *Follower) Status() Status {
+func (f *Follower) Status() tandem.FollowStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.status
 }
 
-func (f *Follower) update(fn func(*Status)) {
+func (f *Follower) update(fn func(*tandem.FollowStatus)) {
 	f.mu.Lock()
 	fn(&f.status)
 	f.status.Lag = tandem.LagBetween(f.status.Applied, f.status.Head)
@@ -81,7 +68,7 @@ func (f *Follower) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		src, ok := f.Source()
 		if !ok {
-			f.update(func(s *Status) { s.Following, s.Connected, s.Source = false, false, "" })
+			f.update(func(s *tandem.FollowStatus) { s.Following, s.Connected, s.Source = false, false, "" })
 			if !sleep(ctx, 100*time.Millisecond) {
 				break
 			}
@@ -95,7 +82,7 @@ func (f *Follower) Run(ctx context.Context) error {
 			backoff = 50 * time.Millisecond
 			continue
 		}
-		f.update(func(s *Status) {
+		f.update(func(s *tandem.FollowStatus) {
 			s.Connected = false
 			s.Reconnects++
 			s.LastError = err.Error()
@@ -153,7 +140,7 @@ func (f *Follower) follow(ctx context.Context, src string) error {
 		}
 		return fmt.Errorf("stream from %s: %s: %s%s", src, resp.Status, strings.TrimSpace(string(msg)), hint)
 	}
-	f.update(func(s *Status) {
+	f.update(func(s *tandem.FollowStatus) {
 		s.Following, s.Connected, s.Source, s.Applied, s.LastError = true, true, src, pos, ""
 	})
 	f.logger().Info("following writer", "source", src, "from", pos.LSN)
@@ -215,7 +202,7 @@ func (f *Follower) apply(ctx context.Context, r *bufio.Reader, src string, appli
 			if err := json.Unmarshal(fr.Payload, &hb); err != nil {
 				return fmt.Errorf("%w: heartbeat: %v", ErrCorruptFrame, err)
 			}
-			f.update(func(s *Status) { s.Head, s.LastHeard = hb.Head, time.Now() })
+			f.update(func(s *tandem.FollowStatus) { s.Head, s.LastHeard = hb.Head, time.Now() })
 			if cur, ok := f.Source(); !ok || cur != src {
 				return errSourceChanged
 			}
@@ -233,7 +220,7 @@ func (f *Follower) apply(ctx context.Context, r *bufio.Reader, src string, appli
 		last := batch[len(batch)-1]
 		applied = tandem.Position{LSN: last.LSN, Time: last.CommitTime, Epoch: last.Epoch}
 		f.Metrics.applied(batch, time.Now())
-		f.update(func(s *Status) {
+		f.update(func(s *tandem.FollowStatus) {
 			s.Applied = applied
 			if s.Head.LSN < applied.LSN {
 				s.Head = applied

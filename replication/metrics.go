@@ -47,7 +47,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) observeStatus(s Status) {
+func (m *Metrics) observeStatus(s tandem.FollowStatus) {
 	if m == nil {
 		return
 	}

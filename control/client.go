@@ -1,0 +1,122 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tandemhq/tandem"
+	"github.com/tandemhq/tandem/internal/httpjson"
+)
+
+// Client calls a controller's API.
+type Client struct {
+	URL    string // the controller's base URL
+	Secret string
+	HTTP   *http.Client
+}
+
+// Snapshot returns the current snapshot.
+func (c *Client) Snapshot(ctx context.Context) (tandem.Snapshot, error) {
+	var snap tandem.Snapshot
+	return snap, c.do(ctx, http.MethodGet, "/control/v1/snapshot", nil, &snap)
+}
+
+// Watch returns the snapshot once its version passes after, or the current
+// one when wait runs out first.
+func (c *Client) Watch(ctx context.Context, after uint64, wait time.Duration) (tandem.Snapshot, error) {
+	var snap tandem.Snapshot
+	return snap, c.do(ctx, http.MethodGet, fmt.Sprintf("/control/v1/snapshot?after=%d&wait=%s", after, wait), nil, &snap)
+}
+
+// RenewLease asks for the writer lease of epoch for region.
+func (c *Client) RenewLease(ctx context.Context, region string, epoch uint64) (Lease, error) {
+	var l Lease
+	return l, c.do(ctx, http.MethodPost, "/control/v1/lease", LeaseRequest{Region: region, Epoch: epoch}, &l)
+}
+
+// SetState sets the application state.
+func (c *Client) SetState(ctx context.Context, state string) (tandem.Snapshot, error) {
+	var snap tandem.Snapshot
+	return snap, c.do(ctx, http.MethodPut, "/control/v1/state", StateRequest{State: state}, &snap)
+}
+
+// SetRouting turns a region's routing control on or off.
+func (c *Client) SetRouting(ctx context.Context, region string, on bool) (tandem.Snapshot, error) {
+	var snap tandem.Snapshot
+	return snap, c.do(ctx, http.MethodPut, "/control/v1/routing/"+region, RoutingRequest{On: &on}, &snap)
+}
+
+// Status returns the deployment's status, with table checksums if asked.
+func (c *Client) Status(ctx context.Context, checksums bool) (Status, error) {
+	var st Status
+	path := "/control/v1/status"
+	if checksums {
+		path += "?checksums=1"
+	}
+	return st, c.do(ctx, http.MethodGet, path, nil, &st)
+}
+
+// do sends a JSON request and decodes the JSON answer into out. A non-2xx
+// answer becomes a *tandem.Error with the server's message.
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.URL, "/")+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Secret)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	client := c.HTTP
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return tandem.Errorf(tandem.EUNAVAILABLE, "controller at %s is unreachable: %v", c.URL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		var m httpjson.Message
+		json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&m)
+		if m.Message == "" {
+			m.Message = resp.Status
+		}
+		return tandem.Errorf(codeOf(resp.StatusCode), "%s", m.Message)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// codeOf maps an HTTP status back to an error code.
+func codeOf(status int) string {
+	switch status {
+	case 400:
+		return tandem.EINVALID
+	case 401:
+		return tandem.EUNAUTHORIZED
+	case 403:
+		return tandem.EFORBIDDEN
+	case 404:
+		return tandem.ENOTFOUND
+	case 409:
+		return tandem.ECONFLICT
+	case 503:
+		return tandem.EUNAVAILABLE
+	default:
+		return tandem.EINTERNAL
+	}
+}

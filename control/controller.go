@@ -1,0 +1,273 @@
+// Package control is tandem's recovery controller: it holds the application
+// state, the writer region and its epoch, the routing controls and the writer
+// lease, keeps them durable, and serves them to regions, the edge and the CLI.
+package control
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/tandemhq/tandem"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Controller holds the deployment's control state. Every change is written
+// to its database before anyone can see it.
+type Controller struct {
+	// Path is the controller's SQLite database.
+	Path     string
+	LeaseTTL time.Duration
+	Logger   *slog.Logger
+	Now      func() time.Time
+
+	db *sql.DB
+
+	mu      sync.Mutex
+	snap    tandem.Snapshot
+	changed chan struct{}
+	lease   Lease
+}
+
+// Lease is the writer lease as the controller granted it last.
+type Lease struct {
+	Region  string    `json:"region"`
+	Epoch   uint64    `json:"epoch"`
+	Expires time.Time `json:"expires"`
+	TTL     int64     `json:"ttlMs"`
+}
+
+// New returns a controller on the database at path. Call Open before use.
+func New(path string) *Controller {
+	return &Controller{Path: path, LeaseTTL: tandem.DefaultLeaseTTL, Logger: slog.Default(), Now: time.Now, changed: make(chan struct{})}
+}
+
+// Open opens the database. On first run it starts from init: the app id, the
+// regions, and the first of them as the writer in epoch 1 with its routing
+// control on. Later runs keep what is stored, adding regions init names that
+// the stored state lacks and updating their URLs.
+func (c *Controller) Open(init tandem.Snapshot) error {
+	var err error
+	if c.db, err = sql.Open("sqlite", "file:"+c.Path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)&_txlock=immediate"); err != nil {
+		return fmt.Errorf("open controller: %w", err)
+	}
+	c.db.SetMaxOpenConns(1)
+	if _, err := c.db.Exec(controlSchema); err != nil {
+		return fmt.Errorf("open controller: %w", err)
+	}
+	var raw string
+	switch err := c.db.QueryRow(`SELECT snapshot FROM control WHERE id = 1`).Scan(&raw); {
+	case errors.Is(err, sql.ErrNoRows):
+		if init.AppID == "" || len(init.Regions) == 0 {
+			return fmt.Errorf("open controller: a new controller needs an app id and at least one region")
+		}
+		snap := tandem.Snapshot{AppID: init.AppID, State: tandem.StateActive, Writer: init.Regions[0].Name, Epoch: 1,
+			Regions: init.Regions, Routing: map[string]bool{init.Regions[0].Name: true}}
+		return c.commit(context.Background(), snap, "created")
+	case err != nil:
+		return fmt.Errorf("open controller: %w", err)
+	}
+	var snap tandem.Snapshot
+	if err := json.Unmarshal([]byte(raw), &snap); err != nil {
+		return fmt.Errorf("open controller: stored state is corrupt: %w", err)
+	}
+	c.snap = snap
+	next := snap
+	next.Regions = mergeRegions(snap.Regions, init.Regions)
+	if !slices.Equal(next.Regions, snap.Regions) {
+		return c.commit(context.Background(), next, "regions updated")
+	}
+	return nil
+}
+
+func mergeRegions(have, add []tandem.RegionInfo) []tandem.RegionInfo {
+	out := slices.Clone(have)
+	for _, r := range add {
+		i := slices.IndexFunc(out, func(h tandem.RegionInfo) bool { return h.Name == r.Name })
+		if i < 0 {
+			out = append(out, r)
+		} else {
+			out[i] = r
+		}
+	}
+	return out
+}
+
+// Close closes the database.
+func (c *Controller) Close() error {
+	if c.db == nil {
+		return nil
+	}
+	return c.db.Close()
+}
+
+const controlSchema = `
+CREATE TABLE IF NOT EXISTS control (
+	id       INTEGER PRIMARY KEY CHECK (id = 1),
+	snapshot TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+	version INTEGER PRIMARY KEY,
+	at_us   INTEGER NOT NULL,
+	what    TEXT NOT NULL,
+	state   TEXT NOT NULL,
+	writer  TEXT NOT NULL,
+	epoch   INTEGER NOT NULL
+);
+`
+
+// commit stores next as the new snapshot, with the next version, and wakes
+// watchers. The caller holds no lock; commit takes it.
+func (c *Controller) commit(ctx context.Context, next tandem.Snapshot, what string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.commitLocked(ctx, next, what)
+}
+
+func (c *Controller) commitLocked(ctx context.Context, next tandem.Snapshot, what string) error {
+	next.Version = c.snap.Version + 1
+	next.Changed = c.Now().UTC()
+	raw, err := json.Marshal(next)
+	if err != nil {
+		return err
+	}
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store control state: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO control (id, snapshot) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot`, string(raw)); err != nil {
+		return fmt.Errorf("store control state: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events (version, at_us, what, state, writer, epoch) VALUES (?, ?, ?, ?, ?, ?)`,
+		next.Version, next.Changed.UnixMicro(), what, string(next.State), next.Writer, next.Epoch); err != nil {
+		return fmt.Errorf("store control event: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store control state: %w", err)
+	}
+	c.snap = next
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.Logger.Info("control state changed", "what", what, "version", next.Version, "state", next.State, "writer", next.Writer, "epoch", next.Epoch)
+	return nil
+}
+
+// Snapshot returns the current snapshot.
+func (c *Controller) Snapshot() tandem.Snapshot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.snap
+}
+
+// Watch returns the snapshot once its version is past after, waiting for a
+// change until ctx ends; then it returns the current snapshot.
+func (c *Controller) Watch(ctx context.Context, after uint64) tandem.Snapshot {
+	for {
+		c.mu.Lock()
+		snap, ch := c.snap, c.changed
+		c.mu.Unlock()
+		if snap.Version > after {
+			return snap
+		}
+		select {
+		case <-ctx.Done():
+			return snap
+		case <-ch:
+		}
+	}
+}
+
+// SetState sets the application state of appID. Returns ENOTFOUND for an
+// unknown app id.
+func (c *Controller) SetState(ctx context.Context, appID string, state tandem.AppState) (tandem.Snapshot, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if appID != c.snap.AppID {
+		return tandem.Snapshot{}, tandem.Errorf(tandem.ENOTFOUND, "unknown app id %q", appID)
+	}
+	if _, err := tandem.ParseAppState(string(state)); err != nil {
+		return tandem.Snapshot{}, err
+	}
+	if c.snap.State == state {
+		return c.snap, nil
+	}
+	next := c.snap
+	next.State = state
+	if err := c.commitLocked(ctx, next, "state set to "+string(state)); err != nil {
+		return tandem.Snapshot{}, err
+	}
+	return c.snap, nil
+}
+
+// SetRouting turns region's routing control on or off. Returns ENOTFOUND for
+// an unknown region.
+func (c *Controller) SetRouting(ctx context.Context, region string, on bool) (tandem.Snapshot, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.snap.Region(region); !ok {
+		return tandem.Snapshot{}, tandem.Errorf(tandem.ENOTFOUND, "unknown region %q", region)
+	}
+	if c.snap.Routing[region] == on {
+		return c.snap, nil
+	}
+	next := c.snap
+	next.Routing = make(map[string]bool, len(c.snap.Routing)+1)
+	for k, v := range c.snap.Routing {
+		next.Routing[k] = v
+	}
+	next.Routing[region] = on
+	if err := c.commitLocked(ctx, next, fmt.Sprintf("routing control %s set %v", region, on)); err != nil {
+		return tandem.Snapshot{}, err
+	}
+	return c.snap, nil
+}
+
+// RenewLease grants region the writer lease for epoch for another LeaseTTL.
+// Returns EFORBIDDEN when region is not the writer or epoch is not current,
+// so a deposed writer learns at once that it must stop.
+func (c *Controller) RenewLease(ctx context.Context, region string, epoch uint64) (Lease, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if region != c.snap.Writer || epoch != c.snap.Epoch {
+		return Lease{}, tandem.Errorf(tandem.EFORBIDDEN, "no lease for %s in epoch %d: the writer is %s in epoch %d", region, epoch, c.snap.Writer, c.snap.Epoch)
+	}
+	c.lease = Lease{Region: region, Epoch: epoch, Expires: c.Now().Add(c.LeaseTTL), TTL: c.LeaseTTL.Milliseconds()}
+	return c.lease, nil
+}
+
+// Event is one recorded change of the control state.
+type Event struct {
+	Version uint64          `json:"version"`
+	At      time.Time       `json:"at"`
+	What    string          `json:"what"`
+	State   tandem.AppState `json:"state"`
+	Writer  string          `json:"writer"`
+	Epoch   uint64          `json:"epoch"`
+}
+
+// Events returns the newest limit changes of the control state, newest first.
+func (c *Controller) Events(ctx context.Context, limit int) ([]Event, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT version, at_us, what, state, writer, epoch FROM events ORDER BY version DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var us int64
+		if err := rows.Scan(&e.Version, &us, &e.What, &e.State, &e.Writer, &e.Epoch); err != nil {
+			return nil, err
+		}
+		e.At = time.UnixMicro(us).UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,250 @@
+package control
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tandemhq/tandem"
+	"github.com/tandemhq/tandem/internal/httpjson"
+)
+
+// MaxWatchWait bounds how long a watch request is held open.
+const MaxWatchWait = 30 * time.Second
+
+// StatusPath is where each region reports its status to the controller.
+const StatusPath = "/internal/v1/status"
+
+// Handler serves the controller's API under /control/v1/. Every endpoint
+// needs the cluster secret as a bearer token.
+type Handler struct {
+	Controller *Controller
+	Secret     string
+	Logger     *slog.Logger
+	// Client reaches the regions for their status.
+	Client *http.Client
+
+	once sync.Once
+	mux  *http.ServeMux
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.once.Do(h.routes)
+	if !authorized(r, h.Secret) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tandem-control"`)
+		httpjson.Errorf(w, r, tandem.EUNAUTHORIZED, "the controller needs the cluster secret as a bearer token")
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+func authorized(r *http.Request, secret string) bool {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && secret != "" && subtle.ConstantTimeCompare([]byte(token), []byte(secret)) == 1
+}
+
+func (h *Handler) routes() {
+	h.mux = http.NewServeMux()
+	h.mux.HandleFunc("GET /control/v1/snapshot", h.handleSnapshot)
+	h.mux.HandleFunc("POST /control/v1/lease", h.handleLease)
+	h.mux.HandleFunc("PUT /control/v1/state", h.handleSetState)
+	h.mux.HandleFunc("PUT /control/v1/routing/{region}", h.handleSetRouting)
+	h.mux.HandleFunc("GET /control/v1/status", h.handleStatus)
+	h.mux.HandleFunc("GET /control/v1/events", h.handleEvents)
+	h.mux.HandleFunc("/control/", func(w http.ResponseWriter, r *http.Request) {
+		httpjson.Errorf(w, r, tandem.ENOTFOUND, "no such control endpoint: %s %s", r.Method, r.URL.Path)
+	})
+}
+
+// handleSnapshot returns the snapshot; with after=V it waits up to wait
+// (default and maximum MaxWatchWait) for a version past V.
+func (h *Handler) handleSnapshot(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("after") == "" {
+		httpjson.Write(w, http.StatusOK, h.Controller.Snapshot())
+		return
+	}
+	after, err := strconv.ParseUint(q.Get("after"), 10, 64)
+	if err != nil {
+		httpjson.Errorf(w, r, tandem.EINVALID, "after must be a snapshot version")
+		return
+	}
+	wait := MaxWatchWait
+	if s := q.Get("wait"); s != "" {
+		if wait, err = time.ParseDuration(s); err != nil || wait < 0 {
+			httpjson.Errorf(w, r, tandem.EINVALID, "wait must be a duration such as 25s")
+			return
+		}
+		wait = min(wait, MaxWatchWait)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	httpjson.Write(w, http.StatusOK, h.Controller.Watch(ctx, after))
+}
+
+// LeaseRequest asks for the writer lease.
+type LeaseRequest struct {
+	Region string `json:"region"`
+	Epoch  uint64 `json:"epoch"`
+}
+
+func (h *Handler) handleLease(w http.ResponseWriter, r *http.Request) {
+	var req LeaseRequest
+	if err := httpjson.Decode(w, r, httpjson.DefaultMaxBody, &req); err != nil {
+		httpjson.Error(w, r, h.Logger, err)
+		return
+	}
+	lease, err := h.Controller.RenewLease(r.Context(), req.Region, req.Epoch)
+	if err != nil {
+		httpjson.Error(w, r, h.Logger, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, lease)
+}
+
+// StateRequest sets the application state. AppID may be left out.
+type StateRequest struct {
+	AppID string `json:"appId,omitempty"`
+	State string `json:"state"`
+}
+
+func (h *Handler) handleSetState(w http.ResponseWriter, r *http.Request) {
+	var req StateRequest
+	if err := httpjson.Decode(w, r, httpjson.DefaultMaxBody, &req); err != nil {
+		httpjson.Error(w, r, h.Logger, err)
+		return
+	}
+	if req.State == "" {
+		httpjson.Errorf(w, r, tandem.EINVALID, "missing field: state")
+		return
+	}
+	state, err := tandem.ParseAppState(req.State)
+	if err != nil {
+		httpjson.Error(w, r, h.Logger, err)
+		return
+	}
+	if req.AppID == "" {
+		req.AppID = h.Controller.Snapshot().AppID
+	}
+	snap, err := h.Controller.SetState(r.Context(), req.AppID, state)
+	if err != nil {
+		httpjson.Error(w, r, h.Logger, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, snap)
+}
+
+// RoutingRequest sets a routing control.
+type RoutingRequest struct {
+	On *bool `json:"on"`
+}
+
+func (h *Handler) handleSetRouting(w http.ResponseWriter, r *http.Request) {
+	var req RoutingRequest
+	if err := httpjson.Decode(w, r, httpjson.DefaultMaxBody, &req); err != nil {
+		httpjson.Error(w, r, h.Logger, err)
+		return
+	}
+	if req.On == nil {
+		httpjson.Errorf(w, r, tandem.EINVALID, "missing field: on")
+		return
+	}
+	snap, err := h.Controller.SetRouting(r.Context(), r.PathValue("region"), *req.On)
+	if err != nil {
+		httpjson.Error(w, r, h.Logger, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, snap)
+}
+
+// Status is the deployment's status: the control snapshot and every
+// region's own report.
+type Status struct {
+	Snapshot tandem.Snapshot `json:"snapshot"`
+	Regions  []RegionReport  `json:"regions"`
+}
+
+// RegionReport is one region's status, or why it could not be had.
+type RegionReport struct {
+	Name   string               `json:"name"`
+	URL    string               `json:"url"`
+	Status *tandem.RegionStatus `json:"status,omitempty"`
+	Error  string               `json:"error,omitempty"`
+}
+
+func (h *Handler) handleStatus(w http.ResponseWriter, r *http.Request) {
+	snap := h.Controller.Snapshot()
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	st := Status{Snapshot: snap, Regions: make([]RegionReport, len(snap.Regions))}
+	var wg sync.WaitGroup
+	for i, reg := range snap.Regions {
+		st.Regions[i] = RegionReport{Name: reg.Name, URL: reg.URL}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rs, err := h.regionStatus(ctx, reg.URL, r.URL.Query().Get("checksums") != "")
+			if err != nil {
+				st.Regions[i].Error = err.Error()
+				return
+			}
+			st.Regions[i].Status = rs
+		}()
+	}
+	wg.Wait()
+	httpjson.Write(w, http.StatusOK, st)
+}
+
+func (h *Handler) regionStatus(ctx context.Context, base string, checksums bool) (*tandem.RegionStatus, error) {
+	url := strings.TrimRight(base, "/") + StatusPath
+	if checksums {
+		url += "?checksums=1"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+h.Secret)
+	client := h.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("unreachable: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status: %s", resp.Status)
+	}
+	var rs tandem.RegionStatus
+	if err := json.NewDecoder(resp.Body).Decode(&rs); err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	return &rs, nil
+}
+
+func (h *Handler) handleEvents(w http.ResponseWriter, r *http.Request) {
+	limit := 50
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			httpjson.Errorf(w, r, tandem.EINVALID, "limit must be between 1 and 1000")
+			return
+		}
+		limit = n
+	}
+	events, err := h.Controller.Events(r.Context(), limit)
+	if err != nil {
+		httpjson.Error(w, r, h.Logger, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"events": events})
+}

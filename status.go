@@ -1,0 +1,46 @@
+package tandem
+
+import "time"
+
+// RegionStatus is a region's report of itself, served to the controller and
+// shown by `tandem status`.
+type RegionStatus struct {
+	Region   string   `json:"region"`
+	Writer   bool     `json:"writer"`
+	Epoch    uint64   `json:"epoch"`
+	Position Position `json:"position"`
+	// SnapshotVersion is the newest control snapshot the region has seen.
+	SnapshotVersion uint64       `json:"snapshotVersion"`
+	Lease           LeaseStatus  `json:"lease"`
+	Replication     FollowStatus `json:"replication"`
+	Health          Health       `json:"health"`
+	// Checksums of every application table, when asked for.
+	Checksums map[string]string `json:"checksums,omitempty"`
+}
+
+// LeaseStatus is what a region knows of its writer lease.
+type LeaseStatus struct {
+	Held      bool   `json:"held"`
+	Epoch     uint64 `json:"epoch,omitempty"`
+	ExpiresMs int64  `json:"expiresInMs,omitempty"`
+	LastError string `json:"lastError,omitempty"`
+}
+
+// FollowStatus is what a follower knows of its replication from the writer.
+type FollowStatus struct {
+	Following  bool      `json:"following"`
+	Source     string    `json:"source,omitempty"`
+	Connected  bool      `json:"connected"`
+	Applied    Position  `json:"applied"`
+	Head       Position  `json:"head"`
+	Lag        Lag       `json:"lag"`
+	LastHeard  time.Time `json:"lastHeard,omitzero"`
+	Reconnects int       `json:"reconnects"`
+	LastError  string    `json:"lastError,omitempty"`
+}
+
+// Health is the result of a region's deep health check.
+type Health struct {
+	OK     bool              `json:"ok"`
+	Checks map[string]string `json:"checks"` // check name → "ok" or what is wrong
+}
