@@ -43,7 +43,7 @@ func TestFirstRunAndPersistence(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "control.db")
 	c := open(t, path)
 	snap := c.Snapshot()
-	if snap.State != tandem.StateActive || snap.Writer != "us-east-1" || snap.Epoch != 1 || !snap.Routing["us-east-1"] || snap.Routing["ap-northeast-1"] {
+	if snap.State != tandem.StateActive || snap.Writer != "us-east-1" || snap.Epoch != 1 || !snap.Routing["us-east-1"] || !snap.Routing["ap-northeast-1"] {
 		t.Fatalf("first snapshot = %+v", snap)
 	}
 	if _, err := c.SetState(ctx, "app-1", tandem.StateFenced); err != nil {
@@ -83,12 +83,12 @@ func TestWatchWakesOnChange(t *testing.T) {
 	c := open(t, filepath.Join(t.TempDir(), "control.db"))
 	got := make(chan tandem.Snapshot)
 	go func() { got <- c.Watch(context.Background(), 1) }()
-	if _, err := c.SetRouting(context.Background(), "ap-northeast-1", true); err != nil {
+	if _, err := c.SetRouting(context.Background(), "ap-northeast-1", false); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case s := <-got:
-		if s.Version != 2 || !s.Routing["ap-northeast-1"] {
+		if s.Version != 2 || s.Routing["ap-northeast-1"] {
 			t.Fatalf("watch returned %+v", s)
 		}
 	case <-time.After(5 * time.Second):

@@ -49,8 +49,9 @@ func New(path string) *Controller {
 }
 
 // Open opens the database. On first run it starts from init: the app id, the
-// regions, and the first of them as the writer in epoch 1 with its routing
-// control on. Later runs keep what is stored, adding regions init names that
+// regions with their routing controls on (the writer takes all traffic, the
+// others serve reads the writer fails), and the first region as the writer in
+// epoch 1. Later runs keep what is stored, adding regions init names that
 // the stored state lacks and updating their URLs.
 func (c *Controller) Open(init tandem.Snapshot) error {
 	var err error
@@ -68,7 +69,10 @@ func (c *Controller) Open(init tandem.Snapshot) error {
 			return fmt.Errorf("open controller: a new controller needs an app id and at least one region")
 		}
 		snap := tandem.Snapshot{AppID: init.AppID, State: tandem.StateActive, Writer: init.Regions[0].Name, Epoch: 1,
-			Regions: init.Regions, Routing: map[string]bool{init.Regions[0].Name: true}}
+			Regions: init.Regions, Routing: map[string]bool{}}
+		for _, r := range init.Regions {
+			snap.Routing[r.Name] = true
+		}
 		return c.commit(context.Background(), snap, "created")
 	case err != nil:
 		return fmt.Errorf("open controller: %w", err)

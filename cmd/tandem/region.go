@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/tandemhq/tandem"
+	"github.com/tandemhq/tandem/control"
+	"github.com/tandemhq/tandem/httpapi"
+	"github.com/tandemhq/tandem/photos"
+	"github.com/tandemhq/tandem/replication"
+	"github.com/tandemhq/tandem/store/sqlite"
+)
+
+// Region is one running region: its store, its view of the controller, its
+// writer lease, its follower and its HTTP API.
+type Region struct {
+	Config RegionConfig
+	Secret string
+	Logger *slog.Logger
+
+	store    *sqlite.Store
+	view     *control.View
+	lease    *control.LeaseKeeper
+	follower *replication.Follower
+	api      *httpapi.Server
+	ln       net.Listener
+	server   *http.Server
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Open opens the store, starts listening and starts the region's loops.
+func (g *Region) Open() error {
+	cfg := g.Config
+	if g.Logger == nil {
+		g.Logger = slog.Default()
+	}
+	log := g.Logger.With("region", cfg.Name)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	path := cfg.Store.Path
+	if path == "" {
+		path = filepath.Join(cfg.DataDir, "region.db")
+	}
+	g.store = sqlite.New(path)
+	if cfg.Store.Synchronous != "" {
+		g.store.Synchronous = cfg.Store.Synchronous
+	}
+	if err := g.store.Open(); err != nil {
+		return err
+	}
+	comments := photos.NewService(g.store)
+	if err := comments.Migrate(context.Background()); err != nil {
+		return err
+	}
+
+	client := &control.Client{URL: cfg.Controller, Secret: g.Secret, HTTP: &http.Client{Timeout: 35 * time.Second}}
+	g.view = control.NewView(client, filepath.Join(cfg.DataDir, "control-snapshot.json"))
+	g.view.Logger = log
+	if err := g.view.Load(); err != nil {
+		return err
+	}
+	ttl := cfg.Lease.TTL
+	if ttl == 0 {
+		ttl = tandem.DefaultLeaseTTL
+	}
+	safety := cfg.Lease.Safety
+	if safety == 0 {
+		safety = tandem.DefaultLeaseSafety
+	}
+	g.lease = &control.LeaseKeeper{Client: client, Region: cfg.Name, Epoch: g.writerEpoch, TTL: ttl, Safety: safety, Logger: log}
+	g.store.SetGuard(g.checkWrite)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	regionReg := prometheus.WrapRegistererWith(prometheus.Labels{"region": cfg.Name}, reg)
+	g.registerGauges(regionReg)
+
+	g.follower = &replication.Follower{
+		Store: g.store, Source: g.source, Secret: g.Secret, Logger: log,
+		Metrics: replication.NewMetrics(regionReg),
+	}
+	g.api = &httpapi.Server{
+		Region:     cfg.Name,
+		Comments:   comments,
+		Snapshot:   g.view.Snapshot,
+		CheckWrite: g.checkWrite,
+		Status:     g.status,
+		Health:     g.health,
+		Stream:     &replication.Server{Store: g.store, Secret: g.Secret, Logger: log},
+		Secret:     g.Secret,
+		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Registry:   regionReg,
+		Logger:     log,
+	}
+	var err error
+	if g.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	g.server = &http.Server{Handler: g.api, ReadHeaderTimeout: 10 * time.Second}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	g.cancel = cancel
+	g.start(func() { g.view.Run(ctx) })
+	g.start(func() { g.roleLoop(ctx) })
+	g.start(func() { g.lease.Run(ctx) })
+	g.start(func() { g.follower.Run(ctx) })
+	g.start(func() {
+		if err := g.server.Serve(g.ln); !errors.Is(err, http.ErrServerClosed) {
+			log.Error("region server stopped", "err", err)
+		}
+	})
+	log.Info("region started", "listen", g.ln.Addr().String(), "url", cfg.URL, "store", path)
+	return nil
+}
+
+func (g *Region) start(fn func()) {
+	g.wg.Add(1)
+	go func() { defer g.wg.Done(); fn() }()
+}
+
+// Addr is the address the region listens on.
+func (g *Region) Addr() string { return g.ln.Addr().String() }
+
+// Close stops serving and closes the store.
+func (g *Region) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	g.cancel()
+	g.server.Shutdown(ctx)
+	g.server.Close() // ends streams still open after the grace period
+	g.wg.Wait()
+	return g.store.Close()
+}
+
+// writerEpoch returns the epoch this region is writer of, per its view.
+func (g *Region) writerEpoch() (uint64, bool) {
+	snap := g.view.Snapshot()
+	return snap.Epoch, snap.Version > 0 && snap.Writer == g.Config.Name
+}
+
+// source returns the writer to follow, or false when this region is the writer.
+func (g *Region) source() (string, bool) {
+	snap := g.view.Snapshot()
+	if snap.Version == 0 || snap.Writer == g.Config.Name {
+		return "", false
+	}
+	w, ok := snap.WriterInfo()
+	return w.URL, ok
+}
+
+// checkWrite is the region's write gate, called before a write and again
+// just before it commits: the region must be the writer in its view, the
+// state must allow writes, the store must be in the view's epoch, and the
+// lease for that epoch must be held.
+func (g *Region) checkWrite(ctx context.Context) error {
+	snap := g.view.Snapshot()
+	if snap.Version == 0 {
+		return tandem.Errorf(tandem.EUNAVAILABLE, "region %s has not heard from the controller yet", g.Config.Name)
+	}
+	if err := snap.CheckWrite(g.Config.Name); err != nil {
+		return err
+	}
+	return g.lease.Check(snap.Epoch)
+}
+
+// roleLoop keeps the store's role in step with the control snapshot.
+func (g *Region) roleLoop(ctx context.Context) {
+	for {
+		changed := g.view.Changed()
+		if snap := g.view.Snapshot(); snap.Version > 0 {
+			want := tandem.Role{Writer: snap.Writer == g.Config.Name, Epoch: snap.Epoch}
+			if have, err := g.store.Role(ctx); err == nil && have != want {
+				if err := g.store.SetRole(ctx, want); err != nil {
+					g.Logger.Error("set store role", "region", g.Config.Name, "err", err)
+				} else {
+					g.Logger.Info("store role changed", "region", g.Config.Name, "writer", want.Writer, "epoch", want.Epoch)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+	}
+}
+
+func (g *Region) status(ctx context.Context, checksums bool) tandem.RegionStatus {
+	role, _ := g.store.Role(ctx)
+	pos, _ := g.store.Position(ctx)
+	st := tandem.RegionStatus{
+		Region: g.Config.Name, Writer: role.Writer, Epoch: role.Epoch, Position: pos,
+		SnapshotVersion: g.view.Snapshot().Version,
+		Lease:           g.lease.Status(),
+		Replication:     g.follower.Status(),
+		Health:          g.health(ctx),
+	}
+	if checksums {
+		if sums, err := g.store.Checksums(ctx); err == nil {
+			st.Checksums = sums
+		}
+	}
+	return st
+}
+
+// MinFreeDisk is the free space below which a region reports itself unhealthy.
+const MinFreeDisk = 64 << 20
+
+func (g *Region) health(ctx context.Context) tandem.Health {
+	h := tandem.Health{OK: true, Checks: map[string]string{}}
+	fail := func(name, msg string) { h.OK = false; h.Checks[name] = msg }
+	pass := func(name string) { h.Checks[name] = "ok" }
+	if _, err := g.store.Position(ctx); err != nil {
+		fail("store", "store unreadable: "+err.Error())
+	} else {
+		pass("store")
+	}
+	snap := g.view.Snapshot()
+	if snap.Version == 0 {
+		fail("control", "no control snapshot yet")
+	} else {
+		pass("control")
+	}
+	if snap.Writer == g.Config.Name {
+		if err := g.lease.Check(snap.Epoch); err != nil {
+			fail("lease", err.Error())
+		} else {
+			pass("lease")
+		}
+	} else if st := g.follower.Status(); !st.Connected {
+		fail("replication", "not connected to the writer: "+st.LastError)
+	} else {
+		pass("replication")
+	}
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(g.Config.DataDir, &fs); err != nil {
+		fail("disk", err.Error())
+	} else if free := fs.Bavail * uint64(fs.Bsize); free < MinFreeDisk {
+		fail("disk", fmt.Sprintf("only %d MiB free", free>>20))
+	} else {
+		pass("disk")
+	}
+	return h
+}
+
+func (g *Region) registerGauges(reg prometheus.Registerer) {
+	ctx := context.Background()
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "tandem", Subsystem: "store", Name: "head_lsn", Help: "LSN at the head of this region's changelog."},
+			func() float64 { p, _ := g.store.Position(ctx); return float64(p.LSN) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "tandem", Subsystem: "lease", Name: "held", Help: "1 while this region holds the writer lease."},
+			func() float64 {
+				if g.lease.Status().Held {
+					return 1
+				}
+				return 0
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "tandem", Subsystem: "control", Name: "epoch", Help: "Writer epoch in this region's view of the controller."},
+			func() float64 { return float64(g.view.Snapshot().Epoch) }),
+	)
+}
+
+// runRegion is `tandem region`.
+func runRegion(args []string) error {
+	fs := flag.NewFlagSet("region", flag.ContinueOnError)
+	config := fs.String("config", "", "region configuration `file` (YAML)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: tandem region --config FILE\n\nRuns one region: its store, replication and HTTP API.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *config == "" {
+		fs.Usage()
+		return errUsage
+	}
+	var cfg RegionConfig
+	if err := loadYAML(*config, &cfg); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	secret, err := readSecret(cfg.SecretFile)
+	if err != nil {
+		return err
+	}
+	g := &Region{Config: cfg, Secret: secret, Logger: newLogger()}
+	if err := g.Open(); err != nil {
+		return err
+	}
+	waitForSignal()
+	g.Logger.Info("region stopping", "region", cfg.Name)
+	return g.Close()
+}
