@@ -40,7 +40,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		applyDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "tandem", Subsystem: "replication", Name: "apply_delay_seconds",
 			Help:    "Time from an entry's commit on the writer to its apply here.",
-			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5, 5, 10},
+			Buckets: []float64{.0001, .00025, .0005, .00075, .001, .0015, .002, .003, .005, .0075, .01, .015, .02, .03, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
 	}
 	reg.MustRegister(m.appliedLSN, m.headLSN, m.lagEntries, m.lagSeconds, m.connected, m.appliedTotal, m.batches, m.reconnects, m.applyDelay)
