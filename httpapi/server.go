@@ -5,8 +5,10 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"sync"
 	"time"
@@ -61,9 +63,6 @@ func (s *Server) init() {
 	if s.Metrics != nil {
 		s.mux.Handle("GET /metrics", s.Metrics)
 	}
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		httpjson.Errorf(w, r, tandem.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path)
-	})
 	if s.Registry != nil {
 		s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "tandem", Subsystem: "http", Name: "requests_total",
@@ -81,15 +80,20 @@ func (s *Server) init() {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.once.Do(s.init)
 	w.Header().Set("X-Tandem-Region", s.Region)
+	var h http.Handler = s.mux
+	fallback, pattern := s.mux.Handler(r)
+	if pattern == "" {
+		h = unmatched(fallback)
+	}
 	if s.requests == nil {
-		s.mux.ServeHTTP(w, r)
+		h.ServeHTTP(w, r)
 		return
 	}
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	s.mux.ServeHTTP(rec, r)
-	route := r.Pattern
-	if route == "" || route == "/" {
+	h.ServeHTTP(rec, r)
+	route := pattern
+	if route == "" {
 		route = "other"
 	}
 	if route == "GET /internal/v1/stream" {
@@ -129,4 +133,21 @@ func (r *statusRecorder) Flush() {
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// unmatched answers a request no route matches as the mux would (404, or
+// 405 with an Allow header), with a JSON message instead of plain text.
+func unmatched(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if allow := rec.Header().Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		msg := fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)
+		if rec.Code == http.StatusMethodNotAllowed {
+			msg = fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path)
+		}
+		httpjson.Write(w, rec.Code, httpjson.Message{Message: msg})
+	})
 }
