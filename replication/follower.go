@@ -150,23 +150,9 @@ func (f *Follower) follow(ctx context.Context, src string) error {
 	if interval <= 0 {
 		interval = tandem.DefaultHeartbeatInterval
 	}
-	heard := make(chan struct{}, 1)
-	go func() {
-		t := time.NewTimer(4 * interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-heard:
-				t.Reset(4 * interval)
-			case <-t.C:
-				cancel()
-				return
-			}
-		}
-	}()
-	err = f.apply(ctx, bufio.NewReaderSize(resp.Body, 256<<10), src, pos, heard)
+	dog := &watchdog{last: time.Now()}
+	go dog.watch(ctx, interval, 4*interval, cancel)
+	err = f.apply(ctx, bufio.NewReaderSize(resp.Body, 256<<10), src, pos, dog)
 	if ctx.Err() != nil && !errors.Is(err, errSourceChanged) {
 		return fmt.Errorf("stream from %s silent for %v", src, 4*interval)
 	}
@@ -175,7 +161,7 @@ func (f *Follower) follow(ctx context.Context, src string) error {
 
 // apply reads frames and applies entries, batching those that have already
 // arrived into one transaction.
-func (f *Follower) apply(ctx context.Context, r *bufio.Reader, src string, applied tandem.Position, heard chan<- struct{}) error {
+func (f *Follower) apply(ctx context.Context, r *bufio.Reader, src string, applied tandem.Position, dog *watchdog) error {
 	max := f.ApplyBatch
 	if max <= 0 {
 		max = DefaultApplyBatch
@@ -186,10 +172,7 @@ func (f *Follower) apply(ctx context.Context, r *bufio.Reader, src string, appli
 		if err != nil {
 			return fmt.Errorf("read stream: %w", err)
 		}
-		select {
-		case heard <- struct{}{}:
-		default:
-		}
+		dog.heard()
 		switch fr.Type {
 		case FrameEntries:
 			cs, err := DecodeEntries(fr)
@@ -214,7 +197,10 @@ func (f *Follower) apply(ctx context.Context, r *bufio.Reader, src string, appli
 		if len(batch) == 0 || (r.Buffered() > 0 && len(batch) < max) {
 			continue
 		}
-		if err := f.Store.ApplyChanges(ctx, batch); err != nil {
+		dog.busy(true)
+		err = f.Store.ApplyChanges(ctx, batch)
+		dog.busy(false)
+		if err != nil {
 			return fmt.Errorf("apply entries %d-%d: %w", batch[0].LSN, batch[len(batch)-1].LSN, err)
 		}
 		last := batch[len(batch)-1]
@@ -227,5 +213,45 @@ func (f *Follower) apply(ctx context.Context, r *bufio.Reader, src string, appli
 			}
 		})
 		batch = batch[:0]
+	}
+}
+
+// watchdog ends a stream that has been silent too long. Time spent applying
+// does not count: a large batch on a slow disk is not a dead writer.
+type watchdog struct {
+	mu       sync.Mutex
+	last     time.Time
+	applying bool
+}
+
+func (d *watchdog) heard() {
+	d.mu.Lock()
+	d.last = time.Now()
+	d.mu.Unlock()
+}
+
+func (d *watchdog) busy(b bool) {
+	d.mu.Lock()
+	d.applying = b
+	d.last = time.Now()
+	d.mu.Unlock()
+}
+
+func (d *watchdog) watch(ctx context.Context, every, limit time.Duration, cancel func()) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		d.mu.Lock()
+		silent := !d.applying && time.Since(d.last) > limit
+		d.mu.Unlock()
+		if silent {
+			cancel()
+			return
+		}
 	}
 }
