@@ -29,6 +29,11 @@ func authorized(r *http.Request, secret string) bool {
 	return ok && secret != "" && subtle.ConstantTimeCompare([]byte(token), []byte(secret)) == 1
 }
 
+func (s *Server) routeComments() {
+	s.mux.HandleFunc("GET /api/comments/{photoId}", s.handleGetComments)
+	s.mux.HandleFunc("POST /api/comments/{photoId}", s.handlePostComment)
+}
+
 // handleGetState returns {"state": ...} for the deployment's app id and {}
 // for any other, as the reference state API does.
 func (s *Server) handleGetState(w http.ResponseWriter, r *http.Request) {

@@ -50,8 +50,7 @@ func (s *Server) init() {
 	}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /api/state/{appId}", s.handleGetState)
-	s.mux.HandleFunc("GET /api/comments/{photoId}", s.handleGetComments)
-	s.mux.HandleFunc("POST /api/comments/{photoId}", s.handlePostComment)
+	s.routeComments()
 	s.mux.HandleFunc("GET /api/health", s.handleHealth)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok", "region": s.Region})

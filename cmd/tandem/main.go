@@ -22,6 +22,7 @@ Usage:
   tandem routing set REGION on|off          turn a region's routing control on or off
   tandem region --config FILE               run one region (real deployments)
   tandem edge --config FILE                 run the edge and the controller (real deployments)
+  tandem bench [--rate N] [--duration D]    measure write latency and replication lag at a steady rate
 
 Commands that talk to a deployment find it with --dir DIR (a directory 'tandem up'
 made, default ./tandem-data) or --controller URL (or TANDEM_CONTROLLER) with the
@@ -44,6 +45,7 @@ func main() {
 		"status":  runStatus,
 		"state":   runState,
 		"routing": runRouting,
+		"bench":   runBench,
 	}
 	name, args := os.Args[1], os.Args[2:]
 	if name == "help" || name == "-h" || name == "--help" {
