@@ -50,12 +50,84 @@ type Store interface {
 	// Checksums returns a checksum of every application table's rows.
 	Checksums(ctx context.Context) (map[string]string, error)
 
+	// History returns where the entries of each epoch begin in the
+	// changelog, in LSN order.
+	History(ctx context.Context) ([]EpochStart, error)
+
+	// Rewind undoes every entry after LSN to, newest first, by applying
+	// before-images, and removes those entries from the changelog. It returns
+	// them oldest first. Returns EINVALID on the writer.
+	Rewind(ctx context.Context, to uint64) ([]Change, error)
+
+	// Resync removes every application row and every changelog entry, so the
+	// store can follow a writer from the start.
+	Resync(ctx context.Context) error
+
+	// Replay applies c again as a new write in the current epoch, provided
+	// its row is still as c found it (its before-image, or absent for an
+	// insert). Returns ECONFLICT, with the row as it is now, otherwise.
+	Replay(ctx context.Context, c Change) error
+
 	Close() error
 }
 
 // WriteGuard decides, just before a write transaction commits, whether it may.
-// A region installs one that checks its lease and the application state.
-type WriteGuard func(ctx context.Context) error
+// A region installs one that checks its lease and the application state. On
+// success it returns a release function that the store calls once the
+// transaction has committed or rolled back, so a region can hold off a role
+// change until writes already admitted have finished.
+type WriteGuard func(ctx context.Context) (release func(), err error)
+
+// CommitHook runs after a write transaction committed at LSN head and before
+// Update returns; its error is Update's. Synchronous replication waits in it
+// for the follower.
+type CommitHook func(ctx context.Context, head uint64) error
+
+// EpochStart is the first LSN of an epoch's entries.
+type EpochStart struct {
+	Epoch uint64 `json:"epoch"`
+	LSN   uint64 `json:"lsn"`
+}
+
+// ForkLSN returns the last LSN at which two changelogs agree, given each
+// one's epoch history and head. Entries with the same LSN and epoch are the
+// same entry, because one epoch has one writer; the first LSN at which the
+// epochs differ, or which only local has, is where local diverged.
+func ForkLSN(local []EpochStart, localHead uint64, remote []EpochStart, remoteHead uint64) uint64 {
+	epochAt := func(h []EpochStart, head, lsn uint64) uint64 {
+		if lsn > head {
+			return 0
+		}
+		var e uint64
+		for _, s := range h {
+			if s.LSN > lsn {
+				break
+			}
+			e = s.Epoch
+		}
+		return e
+	}
+	// Epochs are constant between the starts of either history, so checking
+	// those points, and the point past the remote head, finds the first
+	// difference.
+	points := []uint64{remoteHead + 1}
+	for _, s := range local {
+		points = append(points, s.LSN)
+	}
+	for _, s := range remote {
+		points = append(points, s.LSN)
+	}
+	fork := localHead
+	for _, p := range points {
+		if p == 0 || p > localHead || p > fork {
+			continue
+		}
+		if epochAt(local, localHead, p) != epochAt(remote, remoteHead, p) {
+			fork = p - 1
+		}
+	}
+	return fork
+}
 
 // Role is a store's place in replication: the writer of an epoch, or a
 // follower that applies the writer's changelog.

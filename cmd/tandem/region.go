@@ -42,6 +42,14 @@ type Region struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// writeMu is held shared by every write from its guard check to its
+	// commit, and exclusively while the region changes the snapshot it acts
+	// on, so no write admitted under an old snapshot commits after the
+	// change is reported.
+	writeMu sync.RWMutex
+	actMu   sync.Mutex
+	acting  tandem.Snapshot // the snapshot the region acts on
 }
 
 // Open opens the store, starts listening and starts the region's loops.
@@ -85,7 +93,7 @@ func (g *Region) Open() error {
 		safety = tandem.DefaultLeaseSafety
 	}
 	g.lease = &control.LeaseKeeper{Client: client, Region: cfg.Name, Epoch: g.writerEpoch, TTL: ttl, Safety: safety, Logger: log}
-	g.store.SetGuard(g.checkWrite)
+	g.store.SetGuard(g.guardWrite)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -99,7 +107,7 @@ func (g *Region) Open() error {
 	g.api = &httpapi.Server{
 		Region:     cfg.Name,
 		Comments:   comments,
-		Snapshot:   g.view.Snapshot,
+		Snapshot:   g.snapshot,
 		CheckWrite: g.checkWrite,
 		Status:     g.status,
 		Health:     g.health,
@@ -149,65 +157,12 @@ func (g *Region) Close() error {
 	return g.store.Close()
 }
 
-// writerEpoch returns the epoch this region is writer of, per its view.
-func (g *Region) writerEpoch() (uint64, bool) {
-	snap := g.view.Snapshot()
-	return snap.Epoch, snap.Version > 0 && snap.Writer == g.Config.Name
-}
-
-// source returns the writer to follow, or false when this region is the writer.
-func (g *Region) source() (string, bool) {
-	snap := g.view.Snapshot()
-	if snap.Version == 0 || snap.Writer == g.Config.Name {
-		return "", false
-	}
-	w, ok := snap.WriterInfo()
-	return w.URL, ok
-}
-
-// checkWrite is the region's write gate, called before a write and again
-// just before it commits: the region must be the writer in its view, the
-// state must allow writes, the store must be in the view's epoch, and the
-// lease for that epoch must be held.
-func (g *Region) checkWrite(ctx context.Context) error {
-	snap := g.view.Snapshot()
-	if snap.Version == 0 {
-		return tandem.Errorf(tandem.EUNAVAILABLE, "region %s has not heard from the controller yet", g.Config.Name)
-	}
-	if err := snap.CheckWrite(g.Config.Name); err != nil {
-		return err
-	}
-	return g.lease.Check(snap.Epoch)
-}
-
-// roleLoop keeps the store's role in step with the control snapshot.
-func (g *Region) roleLoop(ctx context.Context) {
-	for {
-		changed := g.view.Changed()
-		if snap := g.view.Snapshot(); snap.Version > 0 {
-			want := tandem.Role{Writer: snap.Writer == g.Config.Name, Epoch: snap.Epoch}
-			if have, err := g.store.Role(ctx); err == nil && have != want {
-				if err := g.store.SetRole(ctx, want); err != nil {
-					g.Logger.Error("set store role", "region", g.Config.Name, "err", err)
-				} else {
-					g.Logger.Info("store role changed", "region", g.Config.Name, "writer", want.Writer, "epoch", want.Epoch)
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-changed:
-		}
-	}
-}
-
 func (g *Region) status(ctx context.Context, checksums bool) tandem.RegionStatus {
 	role, _ := g.store.Role(ctx)
 	pos, _ := g.store.Position(ctx)
 	st := tandem.RegionStatus{
 		Region: g.Config.Name, Writer: role.Writer, Epoch: role.Epoch, Position: pos,
-		SnapshotVersion: g.view.Snapshot().Version,
+		SnapshotVersion: g.snapshot().Version,
 		Lease:           g.lease.Status(),
 		Replication:     g.follower.Status(),
 		Health:          g.health(ctx),
@@ -232,7 +187,7 @@ func (g *Region) health(ctx context.Context) tandem.Health {
 	} else {
 		pass("store")
 	}
-	snap := g.view.Snapshot()
+	snap := g.snapshot()
 	if snap.Version == 0 {
 		fail("control", "no control snapshot yet")
 	} else {
@@ -273,7 +228,7 @@ func (g *Region) registerGauges(reg prometheus.Registerer) {
 				return 0
 			}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "tandem", Subsystem: "control", Name: "epoch", Help: "Writer epoch in this region's view of the controller."},
-			func() float64 { return float64(g.view.Snapshot().Epoch) }),
+			func() float64 { return float64(g.snapshot().Epoch) }),
 	)
 }
 

@@ -46,6 +46,7 @@ type Store struct {
 	changed chan struct{}
 	schema  map[string]*table // application tables, nil until read
 	guard   tandem.WriteGuard
+	hook    tandem.CommitHook
 }
 
 // New returns a store on the file at path. Call Open before use.
@@ -114,6 +115,7 @@ CREATE TABLE IF NOT EXISTS _tandem_changelog (
 	before  TEXT,
 	after   TEXT
 );
+CREATE INDEX IF NOT EXISTS _tandem_changelog_by_epoch ON _tandem_changelog (epoch, lsn);
 CREATE TABLE IF NOT EXISTS _tandem_migrations (
 	app        TEXT NOT NULL,
 	name       TEXT NOT NULL,
@@ -153,18 +155,27 @@ func (s *Store) Update(ctx context.Context, fn func(tandem.Tx) error) error {
 	if err := fn(sqlTx{tx}); err != nil {
 		return err
 	}
+	var head uint64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(lsn), 0) FROM _tandem_changelog`).Scan(&head); err != nil {
+		return fmt.Errorf("read head: %w", err)
+	}
 	s.mu.Lock()
-	guard := s.guard
+	guard, hook := s.guard, s.hook
 	s.mu.Unlock()
 	if guard != nil {
-		if err := guard(ctx); err != nil {
+		release, err := guard(ctx)
+		if err != nil {
 			return err
 		}
+		defer release()
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	s.notify()
+	if hook != nil {
+		return hook(ctx, head)
+	}
 	return nil
 }
 
@@ -239,5 +250,12 @@ func (t sqlTx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 func (s *Store) SetGuard(g tandem.WriteGuard) {
 	s.mu.Lock()
 	s.guard = g
+	s.mu.Unlock()
+}
+
+// SetCommitHook sets the hook called after every Update commits.
+func (s *Store) SetCommitHook(h tandem.CommitHook) {
+	s.mu.Lock()
+	s.hook = h
 	s.mu.Unlock()
 }

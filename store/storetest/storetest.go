@@ -29,6 +29,8 @@ func RunContract(t *testing.T, open Opener) {
 	t.Run("ApplyIdempotentAndGapless", func(t *testing.T) { testApplyIdempotent(t, open) })
 	t.Run("ApplyRefusesUnknownTableAndColumn", func(t *testing.T) { testApplyUnknown(t, open) })
 	t.Run("ChangedWakesWaiters", func(t *testing.T) { testChanged(t, open) })
+	t.Run("RewindAndReplay", func(t *testing.T) { testRewindAndReplay(t, open) })
+	t.Run("Resync", func(t *testing.T) { testResync(t, open) })
 }
 
 // MustOpenWriter opens a store with the suite's table, as the writer of epoch 1.
@@ -149,7 +151,7 @@ func testFollowerRefuses(t *testing.T, open Opener) {
 func testGuard(t *testing.T, open Opener) {
 	s := MustOpenWriter(t, open)
 	fenced := tandem.Errorf(tandem.EFENCED, "fenced")
-	setGuard(t, s, func(context.Context) error { return fenced })
+	setGuard(t, s, func(context.Context) (func(), error) { return nil, fenced })
 	err := s.Update(context.Background(), func(tx tandem.Tx) error {
 		_, err := tx.Exec(context.Background(), `INSERT INTO items (id, name, qty) VALUES ('x', 'x', 1)`)
 		return err
