@@ -37,6 +37,18 @@ type FollowStatus struct {
 	LastHeard  time.Time `json:"lastHeard,omitzero"`
 	Reconnects int       `json:"reconnects"`
 	LastError  string    `json:"lastError,omitempty"`
+	Rejoins    int       `json:"rejoins"`
+	LastRejoin *Rejoin   `json:"lastRejoin,omitempty"`
+}
+
+// Rejoin records a region's return after it diverged: where it forked from
+// the writer, how many of its entries went to the quarantine, how long the
+// rewind took.
+type Rejoin struct {
+	At          time.Time `json:"at"`
+	ForkLSN     uint64    `json:"forkLsn"`
+	Quarantined int       `json:"quarantined"`
+	Took        string    `json:"took"`
 }
 
 // Health is the result of a region's deep health check.

@@ -30,8 +30,11 @@ type Server struct {
 	// Status and Health report on the region.
 	Status func(ctx context.Context, checksums bool) tandem.RegionStatus
 	Health func(ctx context.Context) tandem.Health
-	// Stream serves the changelog to followers (it checks the secret itself).
+	// Stream serves the changelog to followers, and the internal endpoints
+	// of rejoin (it checks the secret itself).
 	Stream http.Handler
+	// Quarantine holds divergent entries found at rejoin.
+	Quarantine tandem.QuarantineService
 	// Secret guards the internal endpoints.
 	Secret   string
 	Metrics  http.Handler
@@ -58,7 +61,10 @@ func (s *Server) init() {
 	s.mux.HandleFunc("GET /internal/v1/status", s.internal(s.handleStatus))
 	if s.Stream != nil {
 		s.mux.Handle("GET /internal/v1/stream", s.Stream)
+		s.mux.Handle("GET /internal/v1/history", s.Stream)
+		s.mux.Handle("POST /internal/v1/quarantine", s.Stream)
 	}
+	s.routeQuarantine()
 	if s.Metrics != nil {
 		s.mux.Handle("GET /metrics", s.Metrics)
 	}

@@ -24,6 +24,8 @@ const DefaultApplyBatch = 2000
 // names none (the region is the writer itself).
 type Follower struct {
 	Store tandem.Store
+	// Region is this region's name, recorded with entries it quarantines.
+	Region string
 	// Source returns the base URL of the region to follow, or false when
 	// there is none to follow.
 	Source  func() (string, bool)
@@ -53,6 +55,13 @@ func (f *Follower) update(fn func(*tandem.FollowStatus)) {
 	s := f.status
 	f.mu.Unlock()
 	f.Metrics.observeStatus(s)
+}
+
+func (f *Follower) client() *http.Client {
+	if f.Client == nil {
+		return http.DefaultClient
+	}
+	return f.Client
 }
 
 func (f *Follower) logger() *slog.Logger {
@@ -112,22 +121,18 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // follow streams from src until the stream fails or the source changes.
 func (f *Follower) follow(ctx context.Context, src string) error {
-	pos, err := f.Store.Position(ctx)
+	pos, err := f.catchUpPoint(ctx, src)
 	if err != nil {
-		return fmt.Errorf("read applied position: %w", err)
+		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s%s?from=%d", strings.TrimRight(src, "/"), StreamPath, pos.LSN), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s%s?from=%d&epoch=%d", strings.TrimRight(src, "/"), StreamPath, pos.LSN, pos.Epoch), nil)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+f.Secret)
-	client := f.Client
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
+	resp, err := f.client().Do(req)
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", src, err)
 	}
@@ -140,8 +145,12 @@ func (f *Follower) follow(ctx context.Context, src string) error {
 		}
 		return fmt.Errorf("stream from %s: %s: %s%s", src, resp.Status, strings.TrimSpace(string(msg)), hint)
 	}
+	applied, err := f.Store.Position(ctx)
+	if err != nil {
+		return err
+	}
 	f.update(func(s *tandem.FollowStatus) {
-		s.Following, s.Connected, s.Source, s.Applied, s.LastError = true, true, src, pos, ""
+		s.Following, s.Connected, s.Source, s.Applied, s.LastError = true, true, src, applied, ""
 	})
 	f.logger().Info("following writer", "source", src, "from", pos.LSN)
 

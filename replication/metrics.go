@@ -18,6 +18,8 @@ type Metrics struct {
 	batches      prometheus.Counter
 	reconnects   prometheus.Counter
 	applyDelay   prometheus.Histogram
+	rejoins      prometheus.Counter
+	quarantined  prometheus.Counter
 }
 
 // NewMetrics registers a follower's metrics on reg.
@@ -43,7 +45,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{.0001, .00025, .0005, .00075, .001, .0015, .002, .003, .005, .0075, .01, .015, .02, .03, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
 	}
-	reg.MustRegister(m.appliedLSN, m.headLSN, m.lagEntries, m.lagSeconds, m.connected, m.appliedTotal, m.batches, m.reconnects, m.applyDelay)
+	reg.MustRegister(m.appliedLSN, m.headLSN, m.lagEntries, m.lagSeconds, m.connected, m.appliedTotal, m.batches, m.reconnects, m.applyDelay, m.rejoins, m.quarantined)
 	return m
 }
 
@@ -78,4 +80,12 @@ func (m *Metrics) reconnect() {
 		return
 	}
 	m.reconnects.Inc()
+}
+
+func (m *Metrics) rejoined(n int) {
+	if m == nil {
+		return
+	}
+	m.rejoins.Inc()
+	m.quarantined.Add(float64(n))
 }

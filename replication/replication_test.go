@@ -1,6 +1,7 @@
 package replication_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net/http"
@@ -229,3 +230,21 @@ func TestFollowerAheadIsRefusedWithHint(t *testing.T) {
 		t.Fatalf("diverged store moved to %d", p.LSN)
 	}
 }
+
+// httpGet reads a stream's first frame and returns it as text.
+func httpGet(url, secret string) (string, error) {
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	fr, err := replication.ReadFrame(bufio.NewReader(resp.Body))
+	if err != nil {
+		return "", err
+	}
+	return string(fr.Payload), nil
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

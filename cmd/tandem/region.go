@@ -77,6 +77,10 @@ func (g *Region) Open() error {
 	if err := comments.Migrate(context.Background()); err != nil {
 		return err
 	}
+	quarantine := replication.NewQuarantine(g.store)
+	if err := quarantine.Migrate(context.Background()); err != nil {
+		return err
+	}
 
 	client := &control.Client{URL: cfg.Controller, Secret: g.Secret, HTTP: &http.Client{Timeout: 35 * time.Second}}
 	g.view = control.NewView(client, filepath.Join(cfg.DataDir, "control-snapshot.json"))
@@ -101,7 +105,7 @@ func (g *Region) Open() error {
 	g.registerGauges(regionReg)
 
 	g.follower = &replication.Follower{
-		Store: g.store, Source: g.source, Secret: g.Secret, Logger: log,
+		Store: g.store, Region: cfg.Name, Source: g.source, Secret: g.Secret, Logger: log,
 		Metrics: replication.NewMetrics(regionReg),
 	}
 	g.api = &httpapi.Server{
@@ -111,7 +115,8 @@ func (g *Region) Open() error {
 		CheckWrite: g.checkWrite,
 		Status:     g.status,
 		Health:     g.health,
-		Stream:     &replication.Server{Store: g.store, Secret: g.Secret, Logger: log},
+		Stream:     &replication.Server{Store: g.store, Quarantine: quarantine, Secret: g.Secret, Logger: log},
+		Quarantine: quarantine,
 		Secret:     g.Secret,
 		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Registry:   regionReg,

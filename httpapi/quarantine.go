@@ -1,0 +1,56 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/tandemhq/tandem"
+	"github.com/tandemhq/tandem/internal/httpjson"
+)
+
+// routeQuarantine serves the quarantine to operators. Listing works in
+// every region (the quarantine replicates); replay is a write, so it works
+// at the writer.
+func (s *Server) routeQuarantine() {
+	if s.Quarantine == nil {
+		return
+	}
+	s.mux.HandleFunc("GET /api/admin/quarantine", s.internal(s.handleListQuarantine))
+	s.mux.HandleFunc("GET /api/admin/quarantine/{id}", s.internal(s.handleGetQuarantine))
+	s.mux.HandleFunc("POST /api/admin/quarantine/{id}/replay", s.internal(s.handleReplayQuarantine))
+}
+
+func (s *Server) handleListQuarantine(w http.ResponseWriter, r *http.Request) {
+	entries, err := s.Quarantine.ListQuarantine(r.Context())
+	if err != nil {
+		httpjson.Error(w, r, s.Logger, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"entries": entries})
+}
+
+func (s *Server) handleGetQuarantine(w http.ResponseWriter, r *http.Request) {
+	e, err := s.Quarantine.FindQuarantine(r.Context(), r.PathValue("id"))
+	if err != nil {
+		httpjson.Error(w, r, s.Logger, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, e)
+}
+
+// handleReplayQuarantine replays an entry. A conflict answers 409 with the
+// entry as recorded, so the operator sees why.
+func (s *Server) handleReplayQuarantine(w http.ResponseWriter, r *http.Request) {
+	if err := s.CheckWrite(r.Context()); err != nil {
+		httpjson.Error(w, r, s.Logger, err)
+		return
+	}
+	e, err := s.Quarantine.ReplayQuarantine(r.Context(), r.PathValue("id"))
+	switch tandem.ErrorCode(err) {
+	case "":
+		httpjson.Write(w, http.StatusOK, e)
+	case tandem.ECONFLICT:
+		httpjson.Write(w, http.StatusConflict, map[string]any{"message": tandem.ErrorMessage(err), "entry": e})
+	default:
+		httpjson.Error(w, r, s.Logger, err)
+	}
+}
