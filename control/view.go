@@ -106,8 +106,9 @@ func (v *View) Run(ctx context.Context) {
 			failing = false
 		}
 		backoff = 100 * time.Millisecond
-		if v.set(snap) {
-			v.save(snap)
+		if snap.Version > v.Snapshot().Version {
+			v.save(snap) // cached before anyone acts on it
+			v.set(snap)
 		}
 	}
 }

@@ -39,6 +39,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		appliedTotal: c("applied_entries_total", "Changelog entries applied from the writer."),
 		batches:      c("apply_batches_total", "Apply transactions committed."),
 		reconnects:   c("stream_reconnects_total", "Times the stream from the writer was lost."),
+		rejoins:      c("rejoins_total", "Times this region rejoined a writer by rewinding divergent entries."),
+		quarantined:  c("quarantined_entries_total", "Divergent entries this region sent to the quarantine when rejoining."),
 		applyDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "tandem", Subsystem: "replication", Name: "apply_delay_seconds",
 			Help:    "Time from an entry's commit on the writer to its apply here.",

@@ -99,7 +99,7 @@ func TestUp(t *testing.T) {
 		}
 		return nil
 	})
-	if out := cli(t, "status", "--dir", dir, "--checksums"); !strings.Contains(out, "all 1 tables equal") || !strings.Contains(out, "writer") {
+	if out := cli(t, "status", "--dir", dir, "--checksums"); !strings.Contains(out, "tables equal in every region") || !strings.Contains(out, "writer") {
 		t.Fatalf("status output:\n%s", out)
 	}
 
