@@ -14,6 +14,7 @@ const (
 	EUNSUPPORTED  = "unsupported_media_type"
 	EUNAUTHORIZED = "unauthorized"
 	EFORBIDDEN    = "forbidden"
+	ETOOMANY      = "too_many_requests"
 	EFENCED       = "fenced"
 	ENOTWRITER    = "not_writer"
 	EUNAVAILABLE  = "unavailable"
@@ -82,6 +83,8 @@ func ErrorStatus(err error) int {
 		return 413
 	case EUNSUPPORTED:
 		return 415
+	case ETOOMANY:
+		return 429
 	case EFENCED, ENOTWRITER, EUNAVAILABLE:
 		return 503
 	default:

@@ -13,9 +13,22 @@ type RegionStatus struct {
 	SnapshotVersion uint64       `json:"snapshotVersion"`
 	Lease           LeaseStatus  `json:"lease"`
 	Replication     FollowStatus `json:"replication"`
-	Health          Health       `json:"health"`
+	// Durability is how this region acknowledges writes as the writer.
+	Durability Durability `json:"durability"`
+	Blobs      BlobStatus `json:"blobs"`
+	Health     Health     `json:"health"`
 	// Checksums of every application table, when asked for.
 	Checksums map[string]string `json:"checksums,omitempty"`
+}
+
+// Durability is a writer's replication mode and what its follower has
+// acknowledged.
+type Durability struct {
+	Mode          string `json:"mode"`
+	FollowerAcked uint64 `json:"followerAcked"`
+	// Degraded is true while a sync writer has fallen back to async.
+	Degraded bool   `json:"degraded,omitempty"`
+	MaxLag   uint64 `json:"maxLag,omitempty"`
 }
 
 // LeaseStatus is what a region knows of its writer lease.
@@ -49,6 +62,19 @@ type Rejoin struct {
 	ForkLSN     uint64    `json:"forkLsn"`
 	Quarantined int       `json:"quarantined"`
 	Took        string    `json:"took"`
+}
+
+// BlobStatus is what a region knows of the blobs it still has to fetch from
+// the writer: the blobs referenced by rows it has but not yet stored and
+// verified here.
+type BlobStatus struct {
+	Pending       int     `json:"pending"`
+	PendingBytes  int64   `json:"pendingBytes"`
+	OldestSeconds float64 `json:"oldestPendingSeconds"`
+	// Fetched and TransferErrors count since the region started.
+	Fetched        uint64 `json:"fetched"`
+	TransferErrors uint64 `json:"transferErrors"`
+	LastError      string `json:"lastError,omitempty"`
 }
 
 // Health is the result of a region's deep health check.

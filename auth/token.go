@@ -21,10 +21,22 @@ const (
 
 // Values of the token_use claim. An ID token describes the user to the UI; an
 // access token authorises API calls, and client-credentials tokens are always
-// access tokens.
+// access tokens. A refresh token is exchanged for new ID and access tokens,
+// and a challenge token is the session of a sign-in that must answer a
+// challenge (a new password) first; neither is accepted by an API.
 const (
-	TokenUseID     = "id"
-	TokenUseAccess = "access"
+	TokenUseID        = "id"
+	TokenUseAccess    = "access"
+	TokenUseRefresh   = "refresh"
+	TokenUseChallenge = "challenge"
+)
+
+// DefaultIssuer and DefaultAudience are the iss and aud claims of the tokens
+// every region issues. They are the same in all regions, so that a token from
+// one is valid in another; the key ID tells the regions' keys apart.
+const (
+	DefaultIssuer   = "tandem"
+	DefaultAudience = "tandem"
 )
 
 // DefaultTokenTTL is how long an ID or access token is valid.
@@ -44,6 +56,7 @@ const maxTokenSize = 8 << 10
 // the user's ID, or the client ID for a client-credentials token.
 type Claims struct {
 	Username string `json:"username,omitempty"`
+	Email    string `json:"email,omitempty"`
 	Role     string `json:"role,omitempty"`
 	// Scope is the space-separated list of OAuth scopes granted, as in
 	// RFC 6749 §3.3.
@@ -101,8 +114,8 @@ type Issuer struct {
 
 // Issue signs c as an ES256 JWT whose header names the key's ID. It sets the
 // issuer, audience, issued-at, not-before and expiry claims, and a random
-// token ID if c has none; c must have a Subject and a TokenUse of "id" or
-// "access".
+// token ID if c has none; c must have a Subject and one of the TokenUse
+// values.
 func (i *Issuer) Issue(c Claims) (string, error) {
 	switch {
 	case i.Key.Private == nil || i.Key.ID == "":
@@ -111,7 +124,7 @@ func (i *Issuer) Issue(c Claims) (string, error) {
 		return "", errors.New("issue token: issuer has no issuer or audience")
 	case c.Subject == "":
 		return "", errors.New("issue token: no subject")
-	case c.TokenUse != TokenUseID && c.TokenUse != TokenUseAccess:
+	case !validTokenUse(c.TokenUse):
 		return "", fmt.Errorf("issue token: token use %q", c.TokenUse)
 	}
 	ttl := i.TTL
@@ -204,6 +217,20 @@ func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 		return nil, errors.New("unknown kid")
 	}
 	return pub, nil
+}
+
+func validTokenUse(use string) bool {
+	switch use {
+	case TokenUseID, TokenUseAccess, TokenUseRefresh, TokenUseChallenge:
+		return true
+	}
+	return false
+}
+
+// IsAPIToken reports whether c may authorise an API call: an access token, or
+// an ID token, which the reference APIs take in Authorization too.
+func (c *Claims) IsAPIToken() bool {
+	return c != nil && (c.TokenUse == TokenUseAccess || c.TokenUse == TokenUseID)
 }
 
 func errInvalidToken() error {

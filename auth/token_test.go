@@ -339,7 +339,7 @@ func TestIssue_Invalid(t *testing.T) {
 	noSubject := accessClaims()
 	noSubject.Subject = ""
 	badUse := accessClaims()
-	badUse.TokenUse = "refresh"
+	badUse.TokenUse = "session"
 	tests := []struct {
 		name string
 		iss  *Issuer

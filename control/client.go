@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -24,32 +25,32 @@ type Client struct {
 // Snapshot returns the current snapshot.
 func (c *Client) Snapshot(ctx context.Context) (tandem.Snapshot, error) {
 	var snap tandem.Snapshot
-	return snap, c.do(ctx, http.MethodGet, "/control/v1/snapshot", nil, &snap)
+	return snap, c.Do(ctx, http.MethodGet, "/control/v1/snapshot", nil, &snap)
 }
 
 // Watch returns the snapshot once its version passes after, or the current
 // one when wait runs out first.
 func (c *Client) Watch(ctx context.Context, after uint64, wait time.Duration) (tandem.Snapshot, error) {
 	var snap tandem.Snapshot
-	return snap, c.do(ctx, http.MethodGet, fmt.Sprintf("/control/v1/snapshot?after=%d&wait=%s", after, wait), nil, &snap)
+	return snap, c.Do(ctx, http.MethodGet, fmt.Sprintf("/control/v1/snapshot?after=%d&wait=%s", after, wait), nil, &snap)
 }
 
-// RenewLease asks for the writer lease of epoch for region.
-func (c *Client) RenewLease(ctx context.Context, region string, epoch uint64) (Lease, error) {
+// RenewLease asks for the writer lease.
+func (c *Client) RenewLease(ctx context.Context, req LeaseRequest) (Lease, error) {
 	var l Lease
-	return l, c.do(ctx, http.MethodPost, "/control/v1/lease", LeaseRequest{Region: region, Epoch: epoch}, &l)
+	return l, c.Do(ctx, http.MethodPost, "/control/v1/lease", req, &l)
 }
 
 // SetState sets the application state.
 func (c *Client) SetState(ctx context.Context, state string) (tandem.Snapshot, error) {
 	var snap tandem.Snapshot
-	return snap, c.do(ctx, http.MethodPut, "/control/v1/state", StateRequest{State: state}, &snap)
+	return snap, c.Do(ctx, http.MethodPut, "/control/v1/state", StateRequest{State: state}, &snap)
 }
 
 // SetRouting turns a region's routing control on or off.
 func (c *Client) SetRouting(ctx context.Context, region string, on bool) (tandem.Snapshot, error) {
 	var snap tandem.Snapshot
-	return snap, c.do(ctx, http.MethodPut, "/control/v1/routing/"+region, RoutingRequest{On: &on}, &snap)
+	return snap, c.Do(ctx, http.MethodPut, "/control/v1/routing/"+url.PathEscape(region), RoutingRequest{On: &on}, &snap)
 }
 
 // Status returns the deployment's status, with table checksums if asked.
@@ -59,12 +60,30 @@ func (c *Client) Status(ctx context.Context, checksums bool) (Status, error) {
 	if checksums {
 		path += "?checksums=1"
 	}
-	return st, c.do(ctx, http.MethodGet, path, nil, &st)
+	return st, c.Do(ctx, http.MethodGet, path, nil, &st)
 }
 
-// do sends a JSON request and decodes the JSON answer into out. A non-2xx
+// StartRunbook starts a runbook.
+func (c *Client) StartRunbook(ctx context.Context, req RunbookRequest) (Runbook, error) {
+	var rb Runbook
+	return rb, c.Do(ctx, http.MethodPost, "/control/v1/runbooks", req, &rb)
+}
+
+// Runbook returns a runbook's record.
+func (c *Client) Runbook(ctx context.Context, id string) (Runbook, error) {
+	var rb Runbook
+	return rb, c.Do(ctx, http.MethodGet, "/control/v1/runbooks/"+url.PathEscape(id), nil, &rb)
+}
+
+// Runbooks returns the newest runbook records.
+func (c *Client) Runbooks(ctx context.Context) ([]Runbook, error) {
+	var out struct{ Runbooks []Runbook }
+	return out.Runbooks, c.Do(ctx, http.MethodGet, "/control/v1/runbooks", nil, &out)
+}
+
+// Do sends a JSON request and decodes the JSON answer into out. A non-2xx
 // answer becomes a *tandem.Error with the server's message.
-func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)

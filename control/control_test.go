@@ -99,14 +99,14 @@ func TestWatchWakesOnChange(t *testing.T) {
 func TestLeaseOnlyForWriterAndEpoch(t *testing.T) {
 	c := open(t, filepath.Join(t.TempDir(), "control.db"))
 	ctx := context.Background()
-	if _, err := c.RenewLease(ctx, "us-east-1", 1); err != nil {
+	if _, err := c.RenewLease(ctx, control.LeaseRequest{Region: "us-east-1", Epoch: 1}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		region string
 		epoch  uint64
 	}{{"ap-northeast-1", 1}, {"us-east-1", 2}, {"us-east-1", 0}} {
-		if _, err := c.RenewLease(ctx, tc.region, tc.epoch); tandem.ErrorCode(err) != tandem.EFORBIDDEN {
+		if _, err := c.RenewLease(ctx, control.LeaseRequest{Region: tc.region, Epoch: tc.epoch}); tandem.ErrorCode(err) != tandem.EFORBIDDEN {
 			t.Fatalf("lease for %s epoch %d: %v, want forbidden", tc.region, tc.epoch, err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -27,12 +28,28 @@ type Controller struct {
 	Logger   *slog.Logger
 	Now      func() time.Time
 
+	// Secret is the cluster secret the controller presents to regions.
+	Secret string
+	// Client reaches the regions.
+	Client *http.Client
+	// ProbeURL is where runbooks send their write probe: the edge, so that
+	// a probe proves a write works end to end. Empty: the writer directly.
+	ProbeURL string
+
 	db *sql.DB
 
 	mu      sync.Mutex
 	snap    tandem.Snapshot
 	changed chan struct{}
 	lease   Lease
+	// writerHead is the last changelog head the writer reported.
+	writerHead tandem.Position
+
+	runMu   sync.Mutex
+	running *run // the runbook in progress, if any
+	bg      context.Context
+	stop    context.CancelFunc
+	runs    sync.WaitGroup
 }
 
 // Lease is the writer lease as the controller granted it last.
@@ -45,7 +62,9 @@ type Lease struct {
 
 // New returns a controller on the database at path. Call Open before use.
 func New(path string) *Controller {
-	return &Controller{Path: path, LeaseTTL: tandem.DefaultLeaseTTL, Logger: slog.Default(), Now: time.Now, changed: make(chan struct{})}
+	bg, stop := context.WithCancel(context.Background())
+	return &Controller{Path: path, LeaseTTL: tandem.DefaultLeaseTTL, Logger: slog.Default(), Now: time.Now, changed: make(chan struct{}),
+		Client: &http.Client{Timeout: 3 * time.Second}, bg: bg, stop: stop}
 }
 
 // Open opens the database. On first run it starts from init: the app id, the
@@ -62,6 +81,14 @@ func (c *Controller) Open(init tandem.Snapshot) error {
 	if _, err := c.db.Exec(controlSchema); err != nil {
 		return fmt.Errorf("open controller: %w", err)
 	}
+	if err := c.load(init); err != nil {
+		return err
+	}
+	return c.resumeRunbooks()
+}
+
+// load reads the stored snapshot, or creates the first one from init.
+func (c *Controller) load(init tandem.Snapshot) error {
 	var raw string
 	switch err := c.db.QueryRow(`SELECT snapshot FROM control WHERE id = 1`).Scan(&raw); {
 	case errors.Is(err, sql.ErrNoRows):
@@ -103,8 +130,11 @@ func mergeRegions(have, add []tandem.RegionInfo) []tandem.RegionInfo {
 	return out
 }
 
-// Close closes the database.
+// Close stops any runbook in progress (it resumes at the next Open) and
+// closes the database.
 func (c *Controller) Close() error {
+	c.stop()
+	c.runs.Wait()
 	if c.db == nil {
 		return nil
 	}
@@ -115,6 +145,12 @@ const controlSchema = `
 CREATE TABLE IF NOT EXISTS control (
 	id       INTEGER PRIMARY KEY CHECK (id = 1),
 	snapshot TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runbooks (
+	id         TEXT PRIMARY KEY,
+	started_us INTEGER NOT NULL,
+	status     TEXT NOT NULL,
+	record     TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS events (
 	version INTEGER PRIMARY KEY,
@@ -236,14 +272,24 @@ func (c *Controller) SetRouting(ctx context.Context, region string, on bool) (ta
 // RenewLease grants region the writer lease for epoch for another LeaseTTL.
 // Returns EFORBIDDEN when region is not the writer or epoch is not current,
 // so a deposed writer learns at once that it must stop.
-func (c *Controller) RenewLease(ctx context.Context, region string, epoch uint64) (Lease, error) {
+func (c *Controller) RenewLease(ctx context.Context, req LeaseRequest) (Lease, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if region != c.snap.Writer || epoch != c.snap.Epoch {
-		return Lease{}, tandem.Errorf(tandem.EFORBIDDEN, "no lease for %s in epoch %d: the writer is %s in epoch %d", region, epoch, c.snap.Writer, c.snap.Epoch)
+	if req.Region != c.snap.Writer || req.Epoch != c.snap.Epoch {
+		return Lease{}, tandem.Errorf(tandem.EFORBIDDEN, "no lease for %s in epoch %d: the writer is %s in epoch %d", req.Region, req.Epoch, c.snap.Writer, c.snap.Epoch)
 	}
-	c.lease = Lease{Region: region, Epoch: epoch, Expires: c.Now().Add(c.LeaseTTL), TTL: c.LeaseTTL.Milliseconds()}
+	c.lease = Lease{Region: req.Region, Epoch: req.Epoch, Expires: c.Now().Add(c.LeaseTTL), TTL: c.LeaseTTL.Milliseconds()}
+	if req.Head.LSN >= c.writerHead.LSN {
+		c.writerHead = req.Head
+	}
 	return c.lease, nil
+}
+
+// writerHeadReported returns the newest changelog head a writer reported.
+func (c *Controller) writerHeadReported() tandem.Position {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writerHead
 }
 
 // Event is one recorded change of the control state.
@@ -274,4 +320,45 @@ func (c *Controller) Events(ctx context.Context, limit int) ([]Event, error) {
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// revokeWriter starts a new epoch with no writer, so no region can renew a
+// lease, and returns the epoch and when the last lease granted expires (zero
+// when unknown).
+func (c *Controller) revokeWriter(ctx context.Context) (uint64, time.Time, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next := c.snap
+	next.Epoch++
+	next.Writer = ""
+	expires := time.Time{}
+	if c.lease.Epoch == c.snap.Epoch {
+		expires = c.lease.Expires
+	}
+	if err := c.commitLocked(ctx, next, "writer lease revoked"); err != nil {
+		return 0, time.Time{}, err
+	}
+	return next.Epoch, expires, nil
+}
+
+// promoteWriter makes region the writer of epoch, or of a new epoch when
+// epoch is 0 or not past the current one. Promoting the writer of the
+// current epoch again changes nothing.
+func (c *Controller) promoteWriter(ctx context.Context, region string, epoch uint64) (tandem.Snapshot, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.snap.Writer == region && (epoch == 0 || c.snap.Epoch >= epoch) {
+		return c.snap, nil
+	}
+	next := c.snap
+	next.Writer = region
+	if epoch == 0 || epoch <= c.snap.Epoch && c.snap.Writer != "" {
+		next.Epoch = c.snap.Epoch + 1
+	} else {
+		next.Epoch = max(epoch, c.snap.Epoch)
+	}
+	if err := c.commitLocked(ctx, next, fmt.Sprintf("%s promoted to writer", region)); err != nil {
+		return tandem.Snapshot{}, err
+	}
+	return c.snap, nil
 }

@@ -3,8 +3,6 @@ package control
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -23,13 +21,17 @@ const MaxWatchWait = 30 * time.Second
 const StatusPath = "/internal/v1/status"
 
 // Handler serves the controller's API under /control/v1/. Every endpoint
-// needs the cluster secret as a bearer token.
+// takes the cluster secret as a bearer token; those operators use (all but
+// snapshot and lease, which only regions call) also take an admin's token
+// when AdminToken is set.
 type Handler struct {
 	Controller *Controller
 	Secret     string
 	Logger     *slog.Logger
-	// Client reaches the regions for their status.
-	Client *http.Client
+	// AdminToken checks a bearer token that is not the cluster secret. It
+	// returns nil for an admin's valid token, an EUNAUTHORIZED error for an
+	// invalid one and EFORBIDDEN for a valid one without the admin role.
+	AdminToken func(token string) error
 
 	once sync.Once
 	mux  *http.ServeMux
@@ -38,11 +40,29 @@ type Handler struct {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.once.Do(h.routes)
 	if !authorized(r, h.Secret) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="tandem-control"`)
-		httpjson.Errorf(w, r, tandem.EUNAUTHORIZED, "the controller needs the cluster secret as a bearer token")
-		return
+		if err := h.checkAdminToken(r); err != nil {
+			if tandem.ErrorCode(err) == tandem.EUNAUTHORIZED {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="tandem-control"`)
+			}
+			httpjson.Error(w, r, h.Logger, err)
+			return
+		}
 	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// regionEndpoints are the endpoints only regions call: the cluster secret is
+// the one credential they take.
+var regionEndpoints = map[string]bool{"GET /control/v1/snapshot": true, "POST /control/v1/lease": true}
+
+// checkAdminToken lets an admin's token stand in for the cluster secret on
+// the endpoints operators use.
+func (h *Handler) checkAdminToken(r *http.Request) error {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if _, pattern := h.mux.Handler(r); !ok || token == "" || h.AdminToken == nil || regionEndpoints[pattern] {
+		return tandem.Errorf(tandem.EUNAUTHORIZED, "the controller needs the cluster secret (or, for operators' calls, an admin's token) as a bearer token")
+	}
+	return h.AdminToken(token)
 }
 
 func authorized(r *http.Request, secret string) bool {
@@ -58,6 +78,9 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("PUT /control/v1/routing/{region}", h.handleSetRouting)
 	h.mux.HandleFunc("GET /control/v1/status", h.handleStatus)
 	h.mux.HandleFunc("GET /control/v1/events", h.handleEvents)
+	h.mux.HandleFunc("POST /control/v1/runbooks", h.handleStartRunbook)
+	h.mux.HandleFunc("GET /control/v1/runbooks", h.handleListRunbooks)
+	h.mux.HandleFunc("GET /control/v1/runbooks/{id}", h.handleGetRunbook)
 	h.mux.HandleFunc("/control/", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Errorf(w, r, tandem.ENOTFOUND, "no such control endpoint: %s %s", r.Method, r.URL.Path)
 	})
@@ -93,6 +116,8 @@ func (h *Handler) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 type LeaseRequest struct {
 	Region string `json:"region"`
 	Epoch  uint64 `json:"epoch"`
+	// Head is the writer's changelog head when it asked.
+	Head tandem.Position `json:"head"`
 }
 
 func (h *Handler) handleLease(w http.ResponseWriter, r *http.Request) {
@@ -101,7 +126,7 @@ func (h *Handler) handleLease(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, r, h.Logger, err)
 		return
 	}
-	lease, err := h.Controller.RenewLease(r.Context(), req.Region, req.Epoch)
+	lease, err := h.Controller.RenewLease(r.Context(), req)
 	if err != nil {
 		httpjson.Error(w, r, h.Logger, err)
 		return
@@ -190,7 +215,7 @@ func (h *Handler) handleStatus(w http.ResponseWriter, r *http.Request) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rs, err := h.regionStatus(ctx, reg.URL, r.URL.Query().Get("checksums") != "")
+			rs, err := h.Controller.RegionStatus(ctx, reg, r.URL.Query().Get("checksums") != "")
 			if err != nil {
 				st.Regions[i].Error = err.Error()
 				return
@@ -200,35 +225,6 @@ func (h *Handler) handleStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	wg.Wait()
 	httpjson.Write(w, http.StatusOK, st)
-}
-
-func (h *Handler) regionStatus(ctx context.Context, base string, checksums bool) (*tandem.RegionStatus, error) {
-	url := strings.TrimRight(base, "/") + StatusPath
-	if checksums {
-		url += "?checksums=1"
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+h.Secret)
-	client := h.Client
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("unreachable: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("status: %s", resp.Status)
-	}
-	var rs tandem.RegionStatus
-	if err := json.NewDecoder(resp.Body).Decode(&rs); err != nil {
-		return nil, fmt.Errorf("status: %w", err)
-	}
-	return &rs, nil
 }
 
 func (h *Handler) handleEvents(w http.ResponseWriter, r *http.Request) {
@@ -247,4 +243,40 @@ func (h *Handler) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"events": events})
+}
+
+func (h *Handler) handleStartRunbook(w http.ResponseWriter, r *http.Request) {
+	var req RunbookRequest
+	if err := httpjson.Decode(w, r, httpjson.DefaultMaxBody, &req); err != nil {
+		httpjson.Error(w, r, h.Logger, err)
+		return
+	}
+	if req.Kind == "" {
+		httpjson.Errorf(w, r, tandem.EINVALID, "missing field: kind")
+		return
+	}
+	rb, err := h.Controller.StartRunbook(r.Context(), req)
+	if err != nil {
+		httpjson.Error(w, r, h.Logger, err)
+		return
+	}
+	httpjson.Write(w, http.StatusAccepted, rb)
+}
+
+func (h *Handler) handleListRunbooks(w http.ResponseWriter, r *http.Request) {
+	rbs, err := h.Controller.Runbooks(r.Context(), 100)
+	if err != nil {
+		httpjson.Error(w, r, h.Logger, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"runbooks": rbs})
+}
+
+func (h *Handler) handleGetRunbook(w http.ResponseWriter, r *http.Request) {
+	rb, err := h.Controller.FindRunbook(r.Context(), r.PathValue("id"))
+	if err != nil {
+		httpjson.Error(w, r, h.Logger, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, rb)
 }

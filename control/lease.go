@@ -20,7 +20,10 @@ type LeaseKeeper struct {
 	Region string
 	// Epoch returns the epoch the region is writer of, or false when it is
 	// not the writer.
-	Epoch  func() (uint64, bool)
+	Epoch func() (uint64, bool)
+	// Head returns the region's changelog head, reported with each renewal
+	// so the controller can estimate what a failover would lose.
+	Head   func(context.Context) (tandem.Position, error)
 	TTL    time.Duration
 	Safety time.Duration
 	Logger *slog.Logger
@@ -68,7 +71,11 @@ func (k *LeaseKeeper) renew(ctx context.Context, epoch uint64) {
 	k.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, k.ttl()/3)
 	defer cancel()
-	lease, err := k.Client.RenewLease(ctx, k.Region, epoch)
+	var head tandem.Position
+	if k.Head != nil {
+		head, _ = k.Head(ctx)
+	}
+	lease, err := k.Client.RenewLease(ctx, LeaseRequest{Region: k.Region, Epoch: epoch, Head: head})
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if err != nil {

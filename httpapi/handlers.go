@@ -31,7 +31,7 @@ func authorized(r *http.Request, secret string) bool {
 
 func (s *Server) routeComments() {
 	s.mux.HandleFunc("GET /api/comments/{photoId}", s.handleGetComments)
-	s.mux.HandleFunc("POST /api/comments/{photoId}", s.handlePostComment)
+	s.mux.HandleFunc("POST /api/comments/{photoId}", s.withAuth(RequireUser, s.handlePostComment))
 }
 
 // handleGetState returns {"state": ...} for the deployment's app id and {}
@@ -62,15 +62,17 @@ func (s *Server) handleGetComments(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, map[string]any{"comments": cs})
 }
 
-// handlePostComment stores a comment. The body is the reference shape
-// {"commentId","photoId","user","message"}; photoId may be left out, and
-// must match the path when given.
+// handlePostComment stores a comment by the signed-in user. The body is the
+// reference shape {"commentId","photoId","user","message"}; photoId may be
+// left out, and must match the path when given; user may be left out, and
+// is ignored: the author is the token's user, whatever the body claims.
 func (s *Server) handlePostComment(w http.ResponseWriter, r *http.Request) {
 	var c tandem.Comment
 	if err := httpjson.Decode(w, r, MaxCommentBody, &c); err != nil {
 		httpjson.Error(w, r, s.Logger, err)
 		return
 	}
+	c.User = ClaimsFrom(r.Context()).Username
 	photoID := r.PathValue("photoId")
 	if c.PhotoID == "" {
 		c.PhotoID = photoID

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tandemhq/tandem"
+	"github.com/tandemhq/tandem/auth"
 	"github.com/tandemhq/tandem/httpapi"
 	"github.com/tandemhq/tandem/photos"
 	"github.com/tandemhq/tandem/store/sqlite"
@@ -20,6 +21,10 @@ type fixture struct {
 	srv   *httptest.Server
 	store *sqlite.Store
 	snap  tandem.Snapshot
+	// token is the access token of the user jerome, which do sends.
+	token string
+	// base is the changelog head once jerome is signed in.
+	base uint64
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -38,7 +43,13 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{store: st, snap: tandem.Snapshot{Version: 1, AppID: "app-1", State: tandem.StateActive, Writer: "us-east-1", Epoch: 1}}
+	identity := newIdentity(t, st, "us-east-1")
+	f.token = mustSignIn(t, identity, "jerome", auth.RoleUser).AccessToken
+	if p, err := st.Position(ctx); err == nil {
+		f.base = p.LSN
+	}
 	api := &httpapi.Server{
+		Identity:   identity,
 		Region:     "us-east-1",
 		Comments:   svc,
 		Snapshot:   func() tandem.Snapshot { return f.snap },
@@ -59,6 +70,9 @@ func (f *fixture) do(t *testing.T, method, path, ctype, body string) (int, strin
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
+	if f.token != "" {
+		req.Header.Set("Authorization", "Bearer "+f.token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +88,7 @@ func (f *fixture) head(t *testing.T) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p.LSN
+	return p.LSN - f.base
 }
 
 const jsonType = "application/json"
@@ -128,7 +142,6 @@ func TestBadCommentsWriteNothing(t *testing.T) {
 		{"oversized", "/api/comments/p1", jsonType, big, 413, "larger"},
 		{"wrong content type", "/api/comments/p1", "application/x-www-form-urlencoded", `{"commentId":"c","user":"u","message":"m"}`, 415, "application/json"},
 		{"missing commentId", "/api/comments/p1", jsonType, `{"user":"u","message":"m"}`, 400, "missing field: commentId"},
-		{"missing user", "/api/comments/p1", jsonType, `{"commentId":"c","message":"m"}`, 400, "missing field: user"},
 		{"missing message", "/api/comments/p1", jsonType, `{"commentId":"c","user":"u"}`, 400, "missing field: message"},
 		{"blank message", "/api/comments/p1", jsonType, `{"commentId":"c","user":"u","message":"   "}`, 400, "missing field: message"},
 		{"wrong type", "/api/comments/p1", jsonType, `{"commentId":1,"user":"u","message":"m"}`, 400, "commentId"},
@@ -200,6 +213,7 @@ func FuzzPostComment(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string) {
 		req, _ := http.NewRequest("POST", fx.srv.URL+"/api/comments/p1", strings.NewReader(body))
 		req.Header.Set("Content-Type", jsonType)
+		req.Header.Set("Authorization", "Bearer "+fx.token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -14,9 +14,34 @@ func (s *Server) routeQuarantine() {
 	if s.Quarantine == nil {
 		return
 	}
-	s.mux.HandleFunc("GET /api/admin/quarantine", s.internal(s.handleListQuarantine))
-	s.mux.HandleFunc("GET /api/admin/quarantine/{id}", s.internal(s.handleGetQuarantine))
-	s.mux.HandleFunc("POST /api/admin/quarantine/{id}/replay", s.internal(s.handleReplayQuarantine))
+	s.mux.HandleFunc("GET /api/admin/quarantine", s.admin(s.handleListQuarantine))
+	s.mux.HandleFunc("GET /api/admin/quarantine/{id}", s.admin(s.handleGetQuarantine))
+	s.mux.HandleFunc("POST /api/admin/quarantine/{id}/replay", s.admin(s.handleReplayQuarantine))
+	s.mux.HandleFunc("POST /internal/v1/probe", s.internal(s.handleProbe))
+}
+
+// handleProbe takes a runbook's write probe.
+func (s *Server) handleProbe(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ID string `json:"id"`
+	}
+	if err := httpjson.Decode(w, r, httpjson.DefaultMaxBody, &req); err != nil {
+		httpjson.Error(w, r, s.Logger, err)
+		return
+	}
+	if err := checkField("id", req.ID, MaxIDLength); err != nil {
+		httpjson.Error(w, r, s.Logger, err)
+		return
+	}
+	if err := s.CheckWrite(r.Context()); err != nil {
+		httpjson.Error(w, r, s.Logger, err)
+		return
+	}
+	if err := s.Probe(r.Context(), req.ID); err != nil {
+		httpjson.Error(w, r, s.Logger, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]string{"id": req.ID, "region": s.Region})
 }
 
 func (s *Server) handleListQuarantine(w http.ResponseWriter, r *http.Request) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tandemhq/tandem"
+	"github.com/tandemhq/tandem/auth"
 	"github.com/tandemhq/tandem/internal/httpjson"
 )
 
@@ -22,6 +23,13 @@ import (
 type Server struct {
 	Region   string
 	Comments tandem.CommentService
+	// Photos serves the photo API when set; MaxPhotoBytes bounds uploads
+	// (tandem.DefaultMaxPhotoBytes if zero).
+	Photos        tandem.PhotoService
+	MaxPhotoBytes int64
+	// Blobs serves the region's blobs to followers (it checks the secret
+	// itself).
+	Blobs http.Handler
 	// Snapshot returns the region's view of the control snapshot.
 	Snapshot func() tandem.Snapshot
 	// CheckWrite says whether the region may accept a write now: it is the
@@ -35,6 +43,15 @@ type Server struct {
 	Stream http.Handler
 	// Quarantine holds divergent entries found at rejoin.
 	Quarantine tandem.QuarantineService
+	// Probe records a runbook's write probe.
+	Probe func(ctx context.Context, id string) error
+	// Identity signs users and OAuth clients in and manages them. Without
+	// it the identity endpoints are absent and every write that needs a
+	// token is refused.
+	Identity *auth.Service
+	// ClientAddr tells the client address sign-ins are throttled by;
+	// default: the connection's. See ClientAddr.
+	ClientAddr func(r *http.Request) string
 	// Secret guards the internal endpoints.
 	Secret   string
 	Metrics  http.Handler
@@ -54,6 +71,9 @@ func (s *Server) init() {
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /api/state/{appId}", s.handleGetState)
 	s.routeComments()
+	s.routePhotos()
+	s.routeAuth()
+	s.routeAdmin()
 	s.mux.HandleFunc("GET /api/health", s.handleHealth)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok", "region": s.Region})
@@ -63,6 +83,7 @@ func (s *Server) init() {
 		s.mux.Handle("GET /internal/v1/stream", s.Stream)
 		s.mux.Handle("GET /internal/v1/history", s.Stream)
 		s.mux.Handle("POST /internal/v1/quarantine", s.Stream)
+		s.mux.Handle("POST /internal/v1/ack", s.Stream)
 	}
 	s.routeQuarantine()
 	if s.Metrics != nil {

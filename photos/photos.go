@@ -1,6 +1,7 @@
 // Package photos is the data of the reference photo-sharing application:
-// comments on photos (and, later, the photos themselves), kept in the region
-// store so that they replicate like any table.
+// photos and comments on them, kept in the region store so that they
+// replicate like any table, with the photos' bytes in the region's blob
+// store.
 package photos
 
 import (
@@ -8,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/tandemhq/tandem"
@@ -25,22 +27,71 @@ CREATE TABLE comments (
 );
 CREATE INDEX comments_by_photo ON comments (photo_id, created_us, comment_id);
 `},
+	// Columns ending in sha256 reference blobs, and the column of the same
+	// name ending in size gives the blob's size: replication fetches the
+	// blobs a replicated row references by that convention.
+	{Name: "002_photos", SQL: `
+CREATE TABLE photos (
+	photo_id     TEXT PRIMARY KEY,
+	owner        TEXT NOT NULL,
+	content_type TEXT NOT NULL,
+	width        INTEGER NOT NULL,
+	height       INTEGER NOT NULL,
+	blob_sha256  TEXT NOT NULL,
+	blob_size    INTEGER NOT NULL,
+	thumb_sha256 TEXT NOT NULL,
+	thumb_size   INTEGER NOT NULL,
+	created_us   INTEGER NOT NULL
+);
+CREATE INDEX photos_by_created ON photos (created_us, photo_id);
+CREATE INDEX photos_by_blob ON photos (blob_sha256);
+CREATE INDEX photos_by_thumb ON photos (thumb_sha256);
+`},
 }
 
 // AppName is the name the migrations are recorded under.
 const AppName = "photos"
 
-// Service implements tandem.CommentService over a region store.
+// Service implements tandem.CommentService and tandem.PhotoService over a
+// region store and a blob store.
 type Service struct {
 	Store tandem.Store
+	// Blobs holds the photos' bytes; photos need it, comments do not.
+	Blobs tandem.BlobStore
 	Now   func() time.Time
+
+	// MaxPhotoBytes bounds an upload's size, Limits its dimensions.
+	MaxPhotoBytes int64
+	Limits        Limits
+	// MaxDecodes bounds how many uploads are decoded at once: decoding a
+	// 50-megapixel image takes some 200 MB.
+	MaxDecodes int
+
+	decodeOnce sync.Once
+	decodes    chan struct{}
+
+	// sweepMu keeps the orphan sweep from deleting a blob that an upload
+	// has just stored and is about to reference: uploads hold it shared
+	// from their first Put to their commit, the sweep exclusively while it
+	// deletes.
+	sweepMu sync.RWMutex
+	present presentSet
 }
 
-var _ tandem.CommentService = (*Service)(nil)
+var (
+	_ tandem.CommentService = (*Service)(nil)
+	_ tandem.PhotoService   = (*Service)(nil)
+)
 
-// NewService returns the service over store.
+// DefaultMaxDecodes is how many uploads a Service decodes at once.
+const DefaultMaxDecodes = 2
+
+// NewService returns the service over store. Set Blobs before using photos.
 func NewService(store tandem.Store) *Service {
-	return &Service{Store: store, Now: time.Now}
+	return &Service{
+		Store: store, Now: time.Now,
+		MaxPhotoBytes: tandem.DefaultMaxPhotoBytes, Limits: DefaultLimits, MaxDecodes: DefaultMaxDecodes,
+	}
 }
 
 // Migrate creates or updates the application's tables.

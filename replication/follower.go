@@ -37,6 +37,11 @@ type Follower struct {
 	HeartbeatInterval time.Duration // the writer's; a stream silent for 4 of them is dead
 	ApplyBatch        int
 
+	// Applied, if set, is called with every batch once it is committed
+	// (entries already applied before may be among them). It runs on the
+	// apply path, so it must be quick, and it must not keep the slice.
+	Applied func([]tandem.Change)
+
 	mu     sync.Mutex
 	status tandem.FollowStatus
 }
@@ -161,7 +166,10 @@ func (f *Follower) follow(ctx context.Context, src string) error {
 	}
 	dog := &watchdog{last: time.Now()}
 	go dog.watch(ctx, interval, 4*interval, cancel)
-	err = f.apply(ctx, bufio.NewReaderSize(resp.Body, 256<<10), src, pos, dog)
+	acks := make(chan uint64, 1)
+	go f.acknowledge(ctx, src, acks)
+	acks <- applied.LSN
+	err = f.apply(ctx, bufio.NewReaderSize(resp.Body, 256<<10), src, pos, dog, acks)
 	if ctx.Err() != nil && !errors.Is(err, errSourceChanged) {
 		return fmt.Errorf("stream from %s silent for %v", src, 4*interval)
 	}
@@ -170,7 +178,7 @@ func (f *Follower) follow(ctx context.Context, src string) error {
 
 // apply reads frames and applies entries, batching those that have already
 // arrived into one transaction.
-func (f *Follower) apply(ctx context.Context, r *bufio.Reader, src string, applied tandem.Position, dog *watchdog) error {
+func (f *Follower) apply(ctx context.Context, r *bufio.Reader, src string, applied tandem.Position, dog *watchdog, acks chan uint64) error {
 	max := f.ApplyBatch
 	if max <= 0 {
 		max = DefaultApplyBatch
@@ -215,6 +223,14 @@ func (f *Follower) apply(ctx context.Context, r *bufio.Reader, src string, appli
 		last := batch[len(batch)-1]
 		applied = tandem.Position{LSN: last.LSN, Time: last.CommitTime, Epoch: last.Epoch}
 		f.Metrics.applied(batch, time.Now())
+		select { // keep only the newest LSN to acknowledge
+		case <-acks:
+		default:
+		}
+		acks <- last.LSN
+		if f.Applied != nil {
+			f.Applied(batch)
+		}
 		f.update(func(s *tandem.FollowStatus) {
 			s.Applied = applied
 			if s.Head.LSN < applied.LSN {
@@ -261,6 +277,21 @@ func (d *watchdog) watch(ctx context.Context, every, limit time.Duration, cancel
 		if silent {
 			cancel()
 			return
+		}
+	}
+}
+
+// acknowledge tells the writer, in order, each newest LSN this region has
+// durably applied; the writer waits for these in synchronous mode.
+func (f *Follower) acknowledge(ctx context.Context, src string, acks <-chan uint64) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case lsn := <-acks:
+			if err := f.call(ctx, http.MethodPost, src, AckPath, AckRequest{LSN: lsn}, nil); err != nil && ctx.Err() == nil {
+				f.logger().Debug("acknowledge applied LSN", "lsn", lsn, "err", err)
+			}
 		}
 	}
 }

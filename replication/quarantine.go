@@ -11,8 +11,9 @@ import (
 	"github.com/tandemhq/tandem"
 )
 
-// QuarantineMigrations create the replicated quarantine table.
-var QuarantineMigrations = []tandem.Migration{{Name: "001_quarantine", SQL: `
+// Migrations create tandem's own replicated tables: the quarantine, and the
+// probes runbooks write to prove that writes work.
+var Migrations = []tandem.Migration{{Name: "001_quarantine", SQL: `
 CREATE TABLE tandem_quarantine (
 	id             TEXT PRIMARY KEY,
 	region         TEXT NOT NULL,
@@ -25,7 +26,22 @@ CREATE TABLE tandem_quarantine (
 	status         TEXT NOT NULL,
 	resolved_us    INTEGER NOT NULL DEFAULT 0,
 	resolution     TEXT NOT NULL DEFAULT ''
+)`}, {Name: "002_probes", SQL: `
+CREATE TABLE tandem_probes (
+	id        TEXT PRIMARY KEY,
+	region    TEXT NOT NULL,
+	probed_us INTEGER NOT NULL
 )`}}
+
+// RecordProbe writes a runbook's probe row at region: a real replicated
+// write through the same gate as every application write.
+func RecordProbe(ctx context.Context, store tandem.Store, id, region string, now time.Time) error {
+	return store.Update(ctx, func(tx tandem.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO tandem_probes (id, region, probed_us) VALUES (?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET region = excluded.region, probed_us = excluded.probed_us`, id, region, now.UnixMicro())
+		return err
+	})
+}
 
 // Quarantine implements tandem.QuarantineService over a region store.
 type Quarantine struct {
@@ -38,9 +54,9 @@ var _ tandem.QuarantineService = (*Quarantine)(nil)
 // NewQuarantine returns the quarantine of store.
 func NewQuarantine(store tandem.Store) *Quarantine { return &Quarantine{Store: store, Now: time.Now} }
 
-// Migrate creates the quarantine table.
+// Migrate creates tandem's own tables.
 func (q *Quarantine) Migrate(ctx context.Context) error {
-	return q.Store.Migrate(ctx, "tandem", QuarantineMigrations)
+	return q.Store.Migrate(ctx, "tandem", Migrations)
 }
 
 // QuarantineID names an entry: its epoch and LSN identify it in any region.

@@ -22,7 +22,7 @@ import (
 
 const secret = "test-secret"
 
-func openStore(t *testing.T, path string, writer bool) *sqlite.Store {
+func openStore(t testing.TB, path string, writer bool) *sqlite.Store {
 	t.Helper()
 	s := sqlite.New(path)
 	s.Synchronous = "NORMAL"
@@ -68,7 +68,7 @@ func follow(t *testing.T, s tandem.Store, url string) (*replication.Follower, fu
 	return f, stop
 }
 
-func insert(t *testing.T, s tandem.Store, from, n, perTx int) {
+func insert(t testing.TB, s tandem.Store, from, n, perTx int) {
 	t.Helper()
 	ctx := context.Background()
 	for i := from; i < from+n; i += perTx {
@@ -155,7 +155,9 @@ func TestFollowerRestartResumesFromAppliedLSN(t *testing.T) {
 	var mu atomic.Value
 	mu.Store(froms)
 	recorder := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		mu.Store(append(mu.Load().([]string), r.URL.Query().Get("from")))
+		if r.URL.Path == replication.StreamPath {
+			mu.Store(append(mu.Load().([]string), r.URL.Query().Get("from")))
+		}
 		r.URL.Host = strings.TrimPrefix(srv.URL, "http://")
 		srv.Config.Handler.ServeHTTP(rw, r)
 	}))

@@ -43,8 +43,10 @@ const DefaultBatchSize = 512
 // at HistoryPath, and takes divergent entries into the quarantine at
 // QuarantinePath.
 type Server struct {
-	Store             tandem.Store
-	Quarantine        tandem.QuarantineService
+	Store      tandem.Store
+	Quarantine tandem.QuarantineService
+	// Acks, if set, records what followers say they have applied.
+	Acks              *Acks
 	Secret            string // the cluster secret followers present
 	Logger            *slog.Logger
 	HeartbeatInterval time.Duration
@@ -70,6 +72,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case QuarantinePath:
 		s.serveQuarantine(w, r)
+		return
+	case AckPath:
+		s.serveAck(w, r)
 		return
 	}
 	q := r.URL.Query()
@@ -210,6 +215,23 @@ func (s *Server) checkSameEntry(ctx context.Context, from, epoch uint64) error {
 	return nil
 }
 
+// AckRequest is a follower's acknowledgement.
+type AckRequest struct {
+	LSN uint64 `json:"lsn"`
+}
+
+func (s *Server) serveAck(w http.ResponseWriter, r *http.Request) {
+	var req AckRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<10)).Decode(&req); err != nil {
+		http.Error(w, "body must be {\"lsn\": N}", http.StatusBadRequest)
+		return
+	}
+	if s.Acks != nil {
+		s.Acks.Record(req.LSN)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func (s *Server) serveHistory(w http.ResponseWriter, r *http.Request) {
 	h, err := s.Store.History(r.Context())
 	if err != nil {
@@ -237,10 +259,26 @@ func (s *Server) serveQuarantine(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "body must be a JSON quarantine request", http.StatusBadRequest)
 		return
 	}
-	if err := s.Quarantine.AddQuarantine(r.Context(), req.Region, req.Reason, req.Entries); err != nil {
+	if err := s.Quarantine.AddQuarantine(InternalWrite(r.Context()), req.Region, req.Reason, req.Entries); err != nil {
 		http.Error(w, tandem.ErrorMessage(err), tandem.ErrorStatus(err))
 		return
 	}
 	s.logger().Warn("quarantined divergent entries of a rejoining region", "from_region", req.Region, "entries", len(req.Entries))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+type internalWriteKey struct{}
+
+// InternalWrite marks a write tandem makes for itself, such as recording a
+// rejoining region's divergent entries: synchronous replication does not
+// wait for the follower on it, since the follower may be the region whose
+// rejoin waits for this very write.
+func InternalWrite(ctx context.Context) context.Context {
+	return context.WithValue(ctx, internalWriteKey{}, true)
+}
+
+// IsInternalWrite reports whether ctx carries InternalWrite's mark.
+func IsInternalWrite(ctx context.Context) bool {
+	v, _ := ctx.Value(internalWriteKey{}).(bool)
+	return v
 }

@@ -103,10 +103,10 @@ func printStatus(w io.Writer, st control.Status, checksums bool) {
 	s := st.Snapshot
 	fmt.Fprintf(w, "app id   %s\nstate    %s\nwriter   %s (epoch %d)\nrouting  %s\n\n", s.AppID, s.State, s.Writer, s.Epoch, routingSummary(s))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "REGION\tROLE\tHEALTH\tLSN\tHEAD\tLAG\tLEASE\tDETAIL")
+	fmt.Fprintln(tw, "REGION\tROLE\tHEALTH\tLSN\tHEAD\tLAG\tLEASE\tBLOBS\tDETAIL")
 	for _, r := range st.Regions {
 		if r.Status == nil {
-			fmt.Fprintf(tw, "%s\t?\tdown\t-\t-\t-\t-\t%s\n", r.Name, r.Error)
+			fmt.Fprintf(tw, "%s\t?\tdown\t-\t-\t-\t-\t-\t%s\n", r.Name, r.Error)
 			continue
 		}
 		rs := r.Status
@@ -130,7 +130,7 @@ func printStatus(w io.Writer, st control.Status, checksums bool) {
 		if rs.Lease.Held {
 			lease = fmt.Sprintf("held (%dms left)", rs.Lease.ExpiresMs)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", r.Name, role, health, rs.Position.LSN, head, lag, lease, detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", r.Name, role, health, rs.Position.LSN, head, lag, lease, blobSummary(rs.Blobs), detail)
 	}
 	tw.Flush()
 	if checksums {

@@ -27,6 +27,22 @@ type RegionConfig struct {
 	SecretFile string      `yaml:"secret_file"`
 	Store      StoreConfig `yaml:"store"`
 	Lease      LeaseConfig `yaml:"lease"`
+	// Replication sets the durability of acknowledged writes.
+	Replication ReplicationConfig `yaml:"replication"`
+	Blobs       BlobsConfig       `yaml:"blobs,omitempty"`
+	Auth        AuthConfig        `yaml:"auth"`
+}
+
+// AuthConfig configures a region's identity service.
+type AuthConfig struct {
+	// KeyFile holds the region's token-signing key (created on first start,
+	// mode 0600, never replicated); default data_dir/signing-key.pem.
+	KeyFile string `yaml:"key_file"`
+	// AllowSignup lets anyone create an account at /api/auth/signup.
+	AllowSignup bool `yaml:"allow_signup"`
+	// TrustedProxies are the addresses (CIDR) whose X-Forwarded-For is
+	// believed for sign-in throttling: the edge's. Default: loopback.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // StoreConfig chooses and configures the region store.
@@ -34,6 +50,76 @@ type StoreConfig struct {
 	Type        string `yaml:"type"` // sqlite
 	Path        string `yaml:"path"`
 	Synchronous string `yaml:"synchronous"` // FULL or NORMAL
+}
+
+// BlobsConfig chooses and configures the region's blob store (the photos'
+// bytes) and their replication.
+type BlobsConfig struct {
+	Type string `yaml:"type,omitempty"` // fs (default) or s3
+	// Dir is the fs store's directory; default data_dir/blobs.
+	Dir string   `yaml:"dir,omitempty"`
+	S3  S3Config `yaml:"s3,omitempty"`
+	// MaxPhotoBytes bounds an uploaded photo; default 10 MiB.
+	MaxPhotoBytes int64 `yaml:"max_photo_bytes,omitempty"`
+	// Transfers is how many blobs a standby fetches at once; default 4.
+	Transfers int `yaml:"transfers,omitempty"`
+	// CleanupInterval is how often unreferenced blobs older than
+	// OrphanGrace are removed; defaults 10m and 1h.
+	CleanupInterval time.Duration `yaml:"cleanup_interval,omitempty"`
+	OrphanGrace     time.Duration `yaml:"orphan_grace,omitempty"`
+}
+
+// S3Config is an S3-compatible blob store. The secret key is read from
+// TANDEM_S3_SECRET_KEY or SecretKeyFile.
+type S3Config struct {
+	Endpoint      string `yaml:"endpoint,omitempty"` // host[:port], no scheme
+	Bucket        string `yaml:"bucket,omitempty"`
+	Region        string `yaml:"region,omitempty"`
+	AccessKey     string `yaml:"access_key,omitempty"`
+	SecretKeyFile string `yaml:"secret_key_file,omitempty"`
+	Prefix        string `yaml:"prefix,omitempty"`
+	UseSSL        bool   `yaml:"use_ssl,omitempty"`
+}
+
+// ReplicationConfig sets when a write is acknowledged.
+type ReplicationConfig struct {
+	// Mode is async (acknowledge at local commit; a failover may lose the
+	// newest writes, which the quarantine keeps) or sync (acknowledge only
+	// once the follower has durably applied the write).
+	Mode string `yaml:"mode,omitempty"`
+	// SyncTimeout bounds how long a sync write waits for the follower;
+	// default 2s.
+	SyncTimeout time.Duration `yaml:"sync_timeout,omitempty"`
+	// OnSyncTimeout is block (refuse to acknowledge: 503) or async (fall
+	// back to async until the follower catches up). Default block.
+	OnSyncTimeout string `yaml:"on_sync_timeout,omitempty"`
+	// MaxLag, if set, refuses writes while the follower has acknowledged
+	// fewer than head minus MaxLag entries: a bound on the async RPO.
+	MaxLag uint64 `yaml:"max_lag,omitempty"`
+}
+
+func (c *ReplicationConfig) validate() error {
+	switch c.Mode {
+	case "":
+		c.Mode = "async"
+	case "async", "sync":
+	default:
+		return fmt.Errorf("replication.mode %q: use async or sync", c.Mode)
+	}
+	switch c.OnSyncTimeout {
+	case "":
+		c.OnSyncTimeout = "block"
+	case "block", "async":
+	default:
+		return fmt.Errorf("replication.on_sync_timeout %q: use block or async", c.OnSyncTimeout)
+	}
+	if c.SyncTimeout == 0 {
+		c.SyncTimeout = 2 * time.Second
+	}
+	if c.SyncTimeout < 0 {
+		return fmt.Errorf("replication.sync_timeout must be positive")
+	}
+	return nil
 }
 
 // LeaseConfig tunes the writer lease.
@@ -108,6 +194,12 @@ func (c *RegionConfig) Validate() error {
 	}
 	if c.Store.Type != "sqlite" {
 		return fmt.Errorf("region config: store.type %q is not supported; use sqlite", c.Store.Type)
+	}
+	if err := c.Blobs.validate(); err != nil {
+		return fmt.Errorf("region config: %w", err)
+	}
+	if err := c.Replication.validate(); err != nil {
+		return fmt.Errorf("region config: %w", err)
 	}
 	return nil
 }

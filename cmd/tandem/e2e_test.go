@@ -59,7 +59,7 @@ func (b *syncBuffer) String() string {
 }
 
 // freePortBase returns N such that N, N+1 and N+2 are free on loopback.
-func freePortBase(t *testing.T) int {
+func freePortBase(t testing.TB) int {
 	t.Helper()
 	for range 100 {
 		base := 20000 + rand.IntN(30000)
@@ -89,10 +89,11 @@ type upProcess struct {
 
 // startUp runs `tandem up` and waits until it says it is up. Its output is
 // printed if the test fails.
-func startUp(t *testing.T, dir string, base int) *upProcess {
+func startUp(t testing.TB, dir string, base int, flags ...string) *upProcess {
 	t.Helper()
 	p := &upProcess{out: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(binary, "up", "--dir", dir, "--port-base", strconv.Itoa(base), "--restart-delay", "300ms")
+	args := append([]string{"up", "--dir", dir, "--port-base", strconv.Itoa(base), "--restart-delay", "300ms"}, flags...)
+	p.cmd = exec.Command(binary, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
@@ -120,7 +121,7 @@ func startUp(t *testing.T, dir string, base int) *upProcess {
 }
 
 // stop interrupts up as Ctrl-C would and waits for it to exit.
-func (p *upProcess) stop(t *testing.T) {
+func (p *upProcess) stop(t testing.TB) {
 	select {
 	case <-p.done:
 		return
@@ -142,11 +143,20 @@ type response struct {
 	region string
 }
 
-func call(t *testing.T, method, url, body string) response {
+func call(t testing.TB, method, url, body string) response {
+	t.Helper()
+	return callWith(t, method, url, body)
+}
+
+// callWith is call with more request headers, given as name, value pairs.
+func callWith(t testing.TB, method, url, body string, headers ...string) response {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
@@ -157,17 +167,20 @@ func call(t *testing.T, method, url, body string) response {
 	return response{resp.StatusCode, strings.TrimSpace(string(b)), resp.Header.Get("X-Tandem-Region")}
 }
 
-// cli runs a tandem command and returns its output.
-func cli(t *testing.T, args ...string) string {
+// cli runs a tandem command and returns what it printed on stdout.
+func cli(t testing.TB, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(binary, args...).CombinedOutput()
+	var stderr bytes.Buffer
+	cmd := exec.Command(binary, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("tandem %s: %v\n%s", strings.Join(args, " "), err, out)
+		t.Fatalf("tandem %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.String())
 	}
 	return string(out)
 }
 
-func status(t *testing.T, dir string) control.Status {
+func status(t testing.TB, dir string) control.Status {
 	t.Helper()
 	var st control.Status
 	if err := json.Unmarshal([]byte(cli(t, "status", "--json", "--checksums", "--dir", dir)), &st); err != nil {
@@ -181,7 +194,7 @@ func commentJSON(id string) string {
 }
 
 // countComments returns how many comments photo-1 has at base.
-func countComments(t *testing.T, base string) (int, error) {
+func countComments(t testing.TB, base string) (int, error) {
 	r := call(t, "GET", base+"/api/comments/photo-1", "")
 	if r.status != 200 {
 		return 0, fmt.Errorf("list comments at %s: %d %s", base, r.status, r.body)
@@ -193,7 +206,7 @@ func countComments(t *testing.T, base string) (int, error) {
 	return len(got.Comments), nil
 }
 
-func waitComments(t *testing.T, base string, want int) {
+func waitComments(t testing.TB, base string, want int) {
 	t.Helper()
 	retry.Until(t, 20*time.Millisecond, 20*time.Second, func() error {
 		n, err := countComments(t, base)
@@ -207,7 +220,7 @@ func waitComments(t *testing.T, base string, want int) {
 	})
 }
 
-func readPID(t *testing.T, dir, name string) int {
+func readPID(t testing.TB, dir, name string) int {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "run", name+".pid"))
 	if err != nil {

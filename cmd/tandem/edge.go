@@ -47,6 +47,8 @@ func (e *Edge) Open() error {
 	if cfg.Controller.URL == "" {
 		e.controller = control.New(cfg.Controller.Path)
 		e.controller.Logger = e.Logger.With("component", "controller")
+		e.controller.Secret = e.Secret
+		e.controller.ProbeURL = "http://" + cfg.Listen
 		if cfg.Controller.LeaseTTL > 0 {
 			e.controller.LeaseTTL = cfg.Controller.LeaseTTL
 		}
@@ -57,7 +59,8 @@ func (e *Edge) Open() error {
 		if err := e.controller.Open(init); err != nil {
 			return err
 		}
-		mux.Handle("/control/", &control.Handler{Controller: e.controller, Secret: e.Secret, Logger: e.Logger, Client: &http.Client{Timeout: 3 * time.Second}})
+		mux.Handle("/control/", &control.Handler{Controller: e.controller, Secret: e.Secret, Logger: e.Logger,
+			AdminToken: adminTokenCheck(e.controller.Snapshot, e.Logger.With("component", "controller"))})
 		snapshot = e.controller.Snapshot
 	} else {
 		e.view = control.NewView(&control.Client{URL: cfg.Controller.URL, Secret: e.Secret, HTTP: &http.Client{Timeout: 35 * time.Second}}, "")

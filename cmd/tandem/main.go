@@ -20,13 +20,23 @@ Usage:
   tandem status [--json]                    show state, writer, epoch and each region's lag
   tandem state get|set STATE                read or set the application state (active, fenced, failover)
   tandem routing set REGION on|off          turn a region's routing control on or off
+  tandem switchover [--to REGION]           planned move of the writer, no data loss
+  tandem failover [--to REGION] [--force]   move the writer away from a dead or cut-off region
+  tandem failback [--to REGION]             move the writer back once the old writer has rejoined
+  tandem runbooks list|show ID              runbook executions with step timelines, RTO and RPO
+  tandem quarantine list|show|export|replay writes found on a rejoining region, never silently lost
+  tandem users add|list|disable|reset       manage the users who sign in (add NAME --email E [--admin])
+  tandem clients add|list                   manage OAuth2 clients (add NAME --scope api/upsert-delete)
+  tandem token                              sign in as the admin 'up' created and print an access token
   tandem region --config FILE               run one region (real deployments)
   tandem edge --config FILE                 run the edge and the controller (real deployments)
   tandem bench [--rate N] [--duration D]    measure write latency and replication lag at a steady rate
 
 Commands that talk to a deployment find it with --dir DIR (a directory 'tandem up'
 made, default ./tandem-data) or --controller URL (or TANDEM_CONTROLLER) with the
-cluster secret in TANDEM_SECRET.
+cluster secret in TANDEM_SECRET. users, clients and token go through the edge
+(--url URL or TANDEM_URL when it is not the controller's), with the cluster
+secret or an admin's access token in TANDEM_TOKEN.
 
 Run 'tandem COMMAND --help' for a command's flags.
 `
@@ -39,13 +49,21 @@ func main() {
 		os.Exit(2)
 	}
 	cmds := map[string]func([]string) error{
-		"up":      runUp,
-		"region":  runRegion,
-		"edge":    runEdge,
-		"status":  runStatus,
-		"state":   runState,
-		"routing": runRouting,
-		"bench":   runBench,
+		"up":         runUp,
+		"region":     runRegion,
+		"edge":       runEdge,
+		"status":     runStatus,
+		"state":      runState,
+		"routing":    runRouting,
+		"switchover": runSwitchover,
+		"failover":   runFailover,
+		"failback":   runFailback,
+		"runbooks":   runRunbooks,
+		"quarantine": runQuarantine,
+		"bench":      runBench,
+		"users":      runUsers,
+		"clients":    runClients,
+		"token":      runToken,
 	}
 	name, args := os.Args[1], os.Args[2:]
 	if name == "help" || name == "-h" || name == "--help" {

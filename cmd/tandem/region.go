@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -37,6 +38,7 @@ type Region struct {
 	lease    *control.LeaseKeeper
 	follower *replication.Follower
 	api      *httpapi.Server
+	photos   regionPhotos
 	ln       net.Listener
 	server   *http.Server
 
@@ -50,6 +52,11 @@ type Region struct {
 	writeMu sync.RWMutex
 	actMu   sync.Mutex
 	acting  tandem.Snapshot // the snapshot the region acts on
+
+	acks       *replication.Acks // what the follower confirmed, when writer
+	head       atomic.Uint64     // changelog head after the last commit
+	degraded   atomic.Bool       // sync replication fell back to async
+	roleSynced atomic.Bool       // the store's role matches the acting snapshot
 }
 
 // Open opens the store, starts listening and starts the region's loops.
@@ -96,13 +103,19 @@ func (g *Region) Open() error {
 	if safety == 0 {
 		safety = tandem.DefaultLeaseSafety
 	}
-	g.lease = &control.LeaseKeeper{Client: client, Region: cfg.Name, Epoch: g.writerEpoch, TTL: ttl, Safety: safety, Logger: log}
+	g.lease = &control.LeaseKeeper{Client: client, Region: cfg.Name, Epoch: g.writerEpoch, Head: g.store.Position, TTL: ttl, Safety: safety, Logger: log}
 	g.store.SetGuard(g.guardWrite)
+	g.store.SetCommitHook(g.afterCommit)
+	g.acks = replication.NewAcks()
+	if pos, err := g.store.Position(context.Background()); err == nil {
+		g.head.Store(pos.LSN)
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	regionReg := prometheus.WrapRegistererWith(prometheus.Labels{"region": cfg.Name}, reg)
 	g.registerGauges(regionReg)
+	g.registerDurabilityGauges(regionReg)
 
 	g.follower = &replication.Follower{
 		Store: g.store, Region: cfg.Name, Source: g.source, Secret: g.Secret, Logger: log,
@@ -115,12 +128,21 @@ func (g *Region) Open() error {
 		CheckWrite: g.checkWrite,
 		Status:     g.status,
 		Health:     g.health,
-		Stream:     &replication.Server{Store: g.store, Quarantine: quarantine, Secret: g.Secret, Logger: log},
+		Stream:     &replication.Server{Store: g.store, Quarantine: quarantine, Acks: g.acks, Secret: g.Secret, Logger: log},
 		Quarantine: quarantine,
-		Secret:     g.Secret,
-		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Registry:   regionReg,
-		Logger:     log,
+		Probe: func(ctx context.Context, id string) error {
+			return replication.RecordProbe(ctx, g.store, id, cfg.Name, time.Now())
+		},
+		Secret:   g.Secret,
+		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Registry: regionReg,
+		Logger:   log,
+	}
+	if err := g.openIdentity(g.api); err != nil {
+		return err
+	}
+	if err := g.openPhotos(comments, regionReg, log); err != nil {
+		return err
 	}
 	var err error
 	if g.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -134,6 +156,8 @@ func (g *Region) Open() error {
 	g.start(func() { g.roleLoop(ctx) })
 	g.start(func() { g.lease.Run(ctx) })
 	g.start(func() { g.follower.Run(ctx) })
+	g.start(func() { g.runPhotos(ctx) })
+	g.start(func() { g.publishKeys(ctx) })
 	g.start(func() {
 		if err := g.server.Serve(g.ln); !errors.Is(err, http.ErrServerClosed) {
 			log.Error("region server stopped", "err", err)
@@ -170,6 +194,8 @@ func (g *Region) status(ctx context.Context, checksums bool) tandem.RegionStatus
 		SnapshotVersion: g.snapshot().Version,
 		Lease:           g.lease.Status(),
 		Replication:     g.follower.Status(),
+		Durability:      g.durability(),
+		Blobs:           g.blobStatus(),
 		Health:          g.health(ctx),
 	}
 	if checksums {

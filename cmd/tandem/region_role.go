@@ -41,7 +41,10 @@ func (g *Region) checkWrite(ctx context.Context) error {
 	if err := snap.CheckWrite(g.Config.Name); err != nil {
 		return err
 	}
-	return g.lease.Check(snap.Epoch)
+	if err := g.lease.Check(snap.Epoch); err != nil {
+		return err
+	}
+	return g.checkMaxLag()
 }
 
 // guardWrite is the store's write guard: checkWrite, holding writeMu shared
@@ -55,12 +58,27 @@ func (g *Region) guardWrite(ctx context.Context) (func(), error) {
 	return g.writeMu.RUnlock, nil
 }
 
-// act makes snap the snapshot the region acts on and sets the store's role
-// to match, once every write admitted under the previous snapshot is done.
+// act makes snap the snapshot the region acts on, once every write admitted
+// under the previous snapshot has finished, then sets the store's role to
+// match. It reports whether the store's role could be set.
 func (g *Region) act(ctx context.Context, snap tandem.Snapshot) bool {
-	g.writeMu.Lock()
-	defer g.writeMu.Unlock()
 	want := tandem.Role{Writer: snap.Writer == g.Config.Name, Epoch: snap.Epoch}
+	g.writeMu.Lock()
+	if want.Writer && !g.snapshotWriter() {
+		// Confirmations from before may count entries a rewind removed.
+		g.acks.Reset()
+		if pos, err := g.store.Position(ctx); err == nil {
+			g.head.Store(pos.LSN)
+		}
+	}
+	g.actMu.Lock()
+	g.acting = snap
+	g.actMu.Unlock()
+	g.writeMu.Unlock()
+
+	// The role is set outside writeMu: SetRole needs the store's writer
+	// connection, which a write waiting for writeMu may be holding. That
+	// write now sees the new snapshot, is refused and lets go.
 	if have, err := g.store.Role(ctx); err != nil || have != want {
 		if err := g.store.SetRole(ctx, want); err != nil {
 			g.Logger.Error("set store role", "region", g.Config.Name, "err", err)
@@ -68,10 +86,13 @@ func (g *Region) act(ctx context.Context, snap tandem.Snapshot) bool {
 		}
 		g.Logger.Info("store role changed", "region", g.Config.Name, "writer", want.Writer, "epoch", want.Epoch)
 	}
-	g.actMu.Lock()
-	g.acting = snap
-	g.actMu.Unlock()
 	return true
+}
+
+// snapshotWriter reports whether the region acts as the writer now.
+func (g *Region) snapshotWriter() bool {
+	snap := g.snapshot()
+	return snap.Version > 0 && snap.Writer == g.Config.Name
 }
 
 // roleLoop acts on every new snapshot the view receives.
@@ -79,8 +100,12 @@ func (g *Region) roleLoop(ctx context.Context) {
 	for {
 		changed := g.view.Changed()
 		var retry <-chan time.Time
-		if snap := g.view.Snapshot(); snap.Version > 0 && snap.Version != g.snapshot().Version && !g.act(ctx, snap) {
-			retry = time.After(200 * time.Millisecond)
+		if snap := g.view.Snapshot(); snap.Version > 0 && (snap.Version != g.snapshot().Version || !g.roleSynced.Load()) {
+			ok := g.act(ctx, snap)
+			g.roleSynced.Store(ok)
+			if !ok {
+				retry = time.After(200 * time.Millisecond)
+			}
 		}
 		select {
 		case <-ctx.Done():

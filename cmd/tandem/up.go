@@ -26,6 +26,7 @@ type upOptions struct {
 	dir          string
 	portBase     int
 	restartDelay time.Duration
+	replication  string
 }
 
 // runUp is `tandem up`: edge + controller and two regions as separate
@@ -35,7 +36,8 @@ func runUp(args []string) error {
 	var o upOptions
 	fs.StringVar(&o.dir, "dir", "tandem-data", "data `directory`; running up again on it keeps all data")
 	fs.IntVar(&o.portBase, "port-base", 8080, "edge port; us-east-1 listens on N+1 and ap-northeast-1 on N+2")
-	fs.DurationVar(&o.restartDelay, "restart-delay", 10*time.Second, "how long after a component dies it is started again (0: never)")
+	fs.DurationVar(&o.restartDelay, "restart-delay", 10*time.Second, "how long after a component dies it is started again (0: never); a file DIR/run/NAME.hold keeps it down")
+	fs.StringVar(&o.replication, "replication", "async", "async: acknowledge at commit; sync: acknowledge once the standby has the write")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: tandem up [--dir DIR] [--port-base N]\n\nRuns the whole system on this machine: the edge with the controller, and the\nregions us-east-1 (writer) and ap-northeast-1 (standby), each its own process.\nCtrl-C stops everything.\n\n")
 		fs.PrintDefaults()
@@ -109,12 +111,16 @@ func prepareDeployment(o upOptions) (*deployment, error) {
 	d.components = append(d.components, &component{name: "edge", args: []string{"edge", "--config", edgePath}, health: d.edgeURL + "/metrics"})
 	for i, name := range names {
 		cfg := RegionConfig{
-			Name:       name,
-			Listen:     fmt.Sprintf("127.0.0.1:%d", o.portBase+1+i),
-			URL:        url(o.portBase + 1 + i),
-			DataDir:    filepath.Join(o.dir, name),
-			Controller: d.edgeURL,
-			SecretFile: secretFile,
+			Name:        name,
+			Listen:      fmt.Sprintf("127.0.0.1:%d", o.portBase+1+i),
+			URL:         url(o.portBase + 1 + i),
+			DataDir:     filepath.Join(o.dir, name),
+			Controller:  d.edgeURL,
+			SecretFile:  secretFile,
+			Replication: ReplicationConfig{Mode: o.replication},
+		}
+		if err := cfg.Replication.validate(); err != nil {
+			return nil, err
 		}
 		path := filepath.Join(o.dir, name+".yaml")
 		if err := writeYAML(path, cfg); err != nil {
@@ -188,7 +194,11 @@ func (d *deployment) run() error {
 		wg.Wait()
 		return err
 	}
-	d.printBanner()
+	adminPassword, err := d.ensureAdmin()
+	if err != nil {
+		fmt.Printf("tandem: %v\n", err)
+	}
+	d.printBanner(adminPassword)
 	waitForSignal()
 	fmt.Println("tandem: stopping")
 	cancel()
@@ -259,11 +269,39 @@ func (d *deployment) supervise(ctx context.Context, exe string, c *component) {
 			return
 		case <-time.After(d.opts.restartDelay):
 		}
+		if !d.waitHold(ctx, c) {
+			return
+		}
 		if err := c.start(exe, d.opts.dir); err != nil {
 			fmt.Printf("tandem: restart %s: %v\n", c.name, err)
 			return
 		}
 		fmt.Printf("tandem: %s restarted (pid %d)\n", c.name, c.cmd.Process.Pid)
+	}
+}
+
+// holdFile is the file that keeps a dead component down while it exists.
+func (d *deployment) holdFile(c *component) string {
+	return filepath.Join(d.opts.dir, "run", c.name+".hold")
+}
+
+// waitHold waits while c's hold file exists: an operator (or a test) keeps
+// a dead region down that way, for maintenance or to stage an outage.
+func (d *deployment) waitHold(ctx context.Context, c *component) bool {
+	told := false
+	for {
+		if _, err := os.Stat(d.holdFile(c)); os.IsNotExist(err) {
+			return true
+		}
+		if !told {
+			fmt.Printf("tandem: %s is held down until %s is removed\n", c.name, d.holdFile(c))
+			told = true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 
@@ -319,8 +357,15 @@ func (d *deployment) waitHealthy(timeout time.Duration) error {
 	return nil
 }
 
-func (d *deployment) printBanner() {
+// printBanner says where everything is; adminPassword is the admin's
+// temporary password when this run created the admin, shown this once.
+func (d *deployment) printBanner(adminPassword string) {
 	p := d.opts.portBase
+	admin := ""
+	if adminPassword != "" {
+		admin = fmt.Sprintf("  admin user             admin, temporary password %s (kept in %s)\n",
+			adminPassword, filepath.Join(d.opts.dir, adminCredentialsFile))
+	}
 	fmt.Printf(`
 tandem is up
   edge + controller      %s
@@ -328,16 +373,17 @@ tandem is up
   ap-northeast-1         http://127.0.0.1:%d
   app id                 %s
   data                   %s
-
+%s
 Try:
   curl -s %s/api/state/%s
-  curl -s %s/api/comments/photo-1 -H 'Content-Type: application/json' \
-       -d '{"commentId":"c1","photoId":"photo-1","user":"jerome","message":"hello"}'
+  TOKEN=$(tandem token --dir %s)       # signs in as the admin
+  curl -s %s/api/comments/photo-1 -H "Authorization: Bearer $TOKEN" \
+       -H 'Content-Type: application/json' -d '{"commentId":"c1","photoId":"photo-1","message":"hello"}'
   curl -s http://127.0.0.1:%d/api/comments/photo-1      # read it from the standby
   tandem status --dir %s
 
 Press Ctrl-C to stop.
-`, d.edgeURL, p+1, p+2, d.appID, d.opts.dir, d.edgeURL, d.appID, d.edgeURL, p+2, d.opts.dir)
+`, d.edgeURL, p+1, p+2, d.appID, d.opts.dir, admin, d.edgeURL, d.appID, d.opts.dir, d.edgeURL, p+2, d.opts.dir)
 }
 
 // prefixWriter writes each line it is given to w with a prefix.

@@ -1,21 +1,27 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/tandemhq/tandem/auth"
 	"github.com/tandemhq/tandem/httpapi"
 	"github.com/tandemhq/tandem/internal/retry"
 )
 
-// TestUp drives `tandem up` as a user would: the reference curl flow through
-// the edge, reads from the standby, fencing, a standby killed and restarted,
-// a writer killed with reads failing over, and a restart of everything.
+// TestUp drives `tandem up` as a user would: signing in as the admin it
+// created, the reference curl flow through the edge, reads from the standby,
+// users and OAuth clients from the CLI, fencing, a standby killed and
+// restarted, a writer killed with reads failing over, and a restart of
+// everything, after which the same token still works.
 func TestUp(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	base := freePortBase(t)
@@ -25,21 +31,46 @@ func TestUp(t *testing.T) {
 	standby := fmt.Sprintf("http://127.0.0.1:%d", base+2)
 	appID := strings.TrimSpace(readFile(t, filepath.Join(dir, "app-id")))
 
-	// The reference state and comment calls, through the edge.
+	// The reference state calls, through the edge: public.
 	if r := call(t, "GET", edge+"/api/state/"+appID, ""); r.status != 200 || r.body != `{"state":"active"}` {
 		t.Fatalf("state: %+v", r)
 	}
 	if r := call(t, "GET", edge+"/api/state/not-an-app", ""); r.body != `{}` {
 		t.Fatalf("unknown app state: %+v", r)
 	}
-	if r := call(t, "POST", edge+"/api/comments/photo-1", commentJSON("c1")); r.status != 201 || r.region != "us-east-1" {
+
+	// up created an admin, showed its temporary password once and kept it
+	// in the data directory for its owner only. Comments need a token: sign
+	// in as the admin, through the forced password change.
+	credsPath := filepath.Join(dir, adminCredentialsFile)
+	if fi, err := os.Stat(credsPath); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("admin credentials: %v, %v", fi, err)
+	}
+	creds, err := readAdminCredentials(credsPath)
+	if err != nil || !strings.Contains(up.out.String(), "temporary password "+creds.Password) {
+		t.Fatalf("admin credentials %+v (%v) not shown by up", creds, err)
+	}
+	if r := call(t, "POST", edge+"/api/comments/photo-1", commentJSON("no-token")); r.status != 401 {
+		t.Fatalf("a comment without a token: %+v", r)
+	}
+	token := signInThroughChallenge(t, edge, creds, "Up-Test-Pass-1")
+	if r := postCommentAs(t, edge, token, "c1"); r.status != 201 || r.region != "us-east-1" || !strings.Contains(r.body, `"user":"admin"`) {
 		t.Fatalf("post comment: %+v", r)
 	}
 	waitComments(t, edge, 1)
 	waitComments(t, standby, 1)
-	if r := call(t, "POST", standby+"/api/comments/photo-1", commentJSON("c-standby")); r.status != 503 || !strings.Contains(r.body, "standby") {
+	// The standby accepts the writer's token (its key replicated), and
+	// still refuses the write.
+	retry.Until(t, 50*time.Millisecond, 10*time.Second, func() error {
+		if r := callWith(t, "GET", standby+"/api/auth/me", "", "Authorization", "Bearer "+token); r.status != 200 {
+			return fmt.Errorf("the writer's token at the standby: %+v", r)
+		}
+		return nil
+	})
+	if r := postCommentAs(t, standby, token, "c-standby"); r.status != 503 || !strings.Contains(r.body, "standby") {
 		t.Fatalf("a write at the standby: %+v", r)
 	}
+	testUsersAndClients(t, dir, edge, standby)
 
 	// Fenced: writes refused, nothing stored.
 	if out := cli(t, "state", "set", "fenced", "--dir", dir); !strings.Contains(out, "fenced") {
@@ -51,16 +82,19 @@ func TestUp(t *testing.T) {
 		}
 		return nil
 	})
-	r := call(t, "POST", edge+"/api/comments/photo-1", commentJSON("c-fenced"))
+	r := postCommentAs(t, edge, token, "c-fenced")
 	if want := `{"message":"` + httpapi.FencedCommentMessage + `"}`; r.status != 503 || r.body != want {
 		t.Fatalf("post while fenced: %+v, want 503 %s", r, want)
 	}
 	if out, err := execOutput(binary, "state", "set", "sleeping", "--dir", dir); err == nil || !strings.Contains(out, "valid states are active, fenced, failover") {
 		t.Fatalf("invalid state: %v %s", err, out)
 	}
-	cli(t, "state", "set", "active", "--dir", dir)
+	// The controller takes an admin's token as well as the cluster secret.
+	if r := callWith(t, "PUT", edge+"/control/v1/state", `{"state":"active"}`, "Authorization", "Bearer "+token); r.status != 200 {
+		t.Fatalf("unfence with the admin's token: %+v", r)
+	}
 	retry.Until(t, 20*time.Millisecond, 10*time.Second, func() error {
-		r := call(t, "POST", edge+"/api/comments/photo-1", commentJSON("c2"))
+		r := postCommentAs(t, edge, token, "c2")
 		if r.status != 201 {
 			return fmt.Errorf("post after unfencing: %+v", r)
 		}
@@ -74,7 +108,7 @@ func TestUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 50; i++ {
-		if r := call(t, "POST", edge+"/api/comments/photo-1", commentJSON(fmt.Sprintf("k%02d", i))); r.status != 201 {
+		if r := postCommentAs(t, edge, token, fmt.Sprintf("k%02d", i)); r.status != 201 {
 			t.Fatalf("write while the standby is down: %+v", r)
 		}
 	}
@@ -91,7 +125,7 @@ func TestUp(t *testing.T) {
 		if w == nil || s == nil {
 			return fmt.Errorf("a region is down: %+v", st.Regions)
 		}
-		if s.Replication.Lag.Entries != 0 || s.Position.LSN != w.Position.LSN || s.Position.LSN != 52 {
+		if s.Replication.Lag.Entries != 0 || s.Position.LSN != w.Position.LSN {
 			return fmt.Errorf("standby at %d, writer at %d, lag %d", s.Position.LSN, w.Position.LSN, s.Replication.Lag.Entries)
 		}
 		if w.Checksums["comments"] == "" || w.Checksums["comments"] != s.Checksums["comments"] {
@@ -111,7 +145,7 @@ func TestUp(t *testing.T) {
 		t.Fatalf("read with the writer down: %+v", r)
 	}
 	retry.Until(t, 50*time.Millisecond, 20*time.Second, func() error {
-		if r := call(t, "POST", edge+"/api/comments/photo-1", commentJSON("after-writer-restart")); r.status != 201 {
+		if r := postCommentAs(t, edge, token, "after-writer-restart"); r.status != 201 {
 			return fmt.Errorf("write after the writer restarted: %+v", r)
 		}
 		return nil
@@ -126,6 +160,83 @@ func TestUp(t *testing.T) {
 	}
 	waitComments(t, edge, 53)
 	waitComments(t, standby, 53)
+	// Keys live in the data directories: the token from before still works.
+	retry.Until(t, 50*time.Millisecond, 20*time.Second, func() error {
+		if r := postCommentAs(t, edge, token, "after-restart"); r.status != 201 {
+			return fmt.Errorf("the old token after a restart: %+v", r)
+		}
+		return nil
+	})
+	retry.Until(t, 50*time.Millisecond, 10*time.Second, func() error {
+		if r := call(t, "GET", edge+"/.well-known/jwks.json", ""); r.status != 200 || strings.Count(r.body, `"kid"`) != 2 {
+			return fmt.Errorf("jwks: %+v, want both regions' keys", r)
+		}
+		return nil
+	})
+}
+
+// testUsersAndClients manages users and OAuth clients with the CLI, signs a
+// new user in at the standby, and gets a client token with the reference
+// ToDo API's curl shape.
+func testUsersAndClients(t *testing.T, dir, edge, standby string) {
+	t.Helper()
+	out := cli(t, "users", "add", "ana-1", "--email", "ana@example.com", "--dir", dir)
+	m := regexp.MustCompile(`temporary password: (\S+)`).FindStringSubmatch(out)
+	if m == nil || !strings.Contains(out, "FORCE_CHANGE_PASSWORD") {
+		t.Fatalf("users add:\n%s", out)
+	}
+	if out := cli(t, "users", "list", "--dir", dir); !strings.Contains(out, "ana-1") || !regexp.MustCompile(`admin\s+admin@localhost\s+admin\s+CONFIRMED`).MatchString(out) {
+		t.Fatalf("users list:\n%s", out)
+	}
+	// A user created at the writer signs in at the standby once replicated.
+	login := fmt.Sprintf(`{"username":"ana-1","password":%q}`, m[1])
+	retry.Until(t, 50*time.Millisecond, 10*time.Second, func() error {
+		if r := call(t, "POST", standby+"/api/auth/login", login); r.status != 200 || !strings.Contains(r.body, "NEW_PASSWORD_REQUIRED") {
+			return fmt.Errorf("ana at the standby: %+v", r)
+		}
+		return nil
+	})
+	out = cli(t, "clients", "add", "todo", "--scope", "api/upsert-delete", "--dir", dir)
+	id := regexp.MustCompile(`client id:\s+(\S+)`).FindStringSubmatch(out)
+	secret := regexp.MustCompile(`client secret:\s+(\S+)`).FindStringSubmatch(out)
+	if id == nil || secret == nil {
+		t.Fatalf("clients add:\n%s", out)
+	}
+	// curl -X POST $BASE/oauth2/token -H "Content-Type: application/x-www-form-urlencoded" -u id:secret -d "grant_type=client_credentials"
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(id[1]+":"+secret[1]))
+	r := callWith(t, "POST", edge+"/api/oauth2/token", "grant_type=client_credentials", "Content-Type", "application/x-www-form-urlencoded", "Authorization", basic)
+	if r.status != 200 || !strings.Contains(r.body, `"token_type":"Bearer"`) || !strings.Contains(r.body, `"expires_in":3600`) {
+		t.Fatalf("client token: %+v", r)
+	}
+	// The admin's password changed over HTTP, so the file is stale: token
+	// says so rather than failing obscurely.
+	if out, err := execOutput(binary, "token", "--dir", dir); err == nil || !strings.Contains(out, adminCredentialsFile) {
+		t.Fatalf("token with a stale password: %v\n%s", err, out)
+	}
+}
+
+// signInThroughChallenge signs in with the admin's temporary password,
+// answers the new-password challenge with password and returns the access
+// token, all over HTTP through the edge.
+func signInThroughChallenge(t *testing.T, edge string, creds adminCredentials, password string) string {
+	t.Helper()
+	r := call(t, "POST", edge+"/api/auth/login", fmt.Sprintf(`{"username":%q,"password":%q}`, creds.Username, creds.Password))
+	var challenge auth.Challenge
+	if r.status != 200 || json.Unmarshal([]byte(r.body), &challenge) != nil || challenge.Name != auth.ChallengeNewPassword {
+		t.Fatalf("first sign-in: %+v", r)
+	}
+	r = call(t, "POST", edge+"/api/auth/respond", fmt.Sprintf(`{"challengeName":%q,"session":%q,"newPassword":%q}`, challenge.Name, challenge.Session, password))
+	var tokens auth.Tokens
+	if r.status != 200 || json.Unmarshal([]byte(r.body), &tokens) != nil || tokens.AccessToken == "" {
+		t.Fatalf("new password: %+v", r)
+	}
+	return tokens.AccessToken
+}
+
+// postCommentAs posts the comment id to photo-1 at base with token.
+func postCommentAs(t *testing.T, base, token, id string) response {
+	t.Helper()
+	return callWith(t, "POST", base+"/api/comments/photo-1", commentJSON(id), "Authorization", "Bearer "+token)
 }
 
 func TestUpRefusesSecondInstanceAndBadFlags(t *testing.T) {
@@ -145,7 +256,7 @@ func TestUpRefusesSecondInstanceAndBadFlags(t *testing.T) {
 	}
 }
 
-func readFile(t *testing.T, path string) string {
+func readFile(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {

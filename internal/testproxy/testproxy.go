@@ -18,6 +18,7 @@ type Proxy struct {
 	blocked bool
 	conns   map[net.Conn]struct{}
 	wg      sync.WaitGroup
+	faults  faults // see faults.go
 }
 
 // New starts a proxy to target on a free loopback port; it stops at the end
@@ -100,9 +101,9 @@ func (p *Proxy) track(down, up net.Conn) {
 	p.conns[down] = struct{}{}
 	p.conns[up] = struct{}{}
 	p.mu.Unlock()
-	pipe := func(dst, src net.Conn) {
+	pipe := func(dst, src net.Conn, r io.Reader) {
 		defer p.wg.Done()
-		io.Copy(dst, src)
+		io.Copy(dst, r)
 		dst.Close()
 		src.Close()
 		p.mu.Lock()
@@ -111,6 +112,6 @@ func (p *Proxy) track(down, up net.Conn) {
 		p.mu.Unlock()
 	}
 	p.wg.Add(2)
-	go pipe(up, down)
-	go pipe(down, up)
+	go pipe(up, down, down)
+	go pipe(down, up, p.faults.wrap(up))
 }

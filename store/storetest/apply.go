@@ -12,7 +12,7 @@ import (
 )
 
 // MustReplicate applies every entry of writer the follower lacks.
-func MustReplicate(t *testing.T, writer, follower tandem.Store) {
+func MustReplicate(t testing.TB, writer, follower tandem.Store) {
 	t.Helper()
 	ctx := context.Background()
 	pos, err := follower.Position(ctx)
