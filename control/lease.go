@@ -112,10 +112,11 @@ func (k *LeaseKeeper) Check(epoch uint64) error {
 
 // Status reports the lease.
 func (k *LeaseKeeper) Status() tandem.LeaseStatus {
+	_, writer := k.Epoch()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	left := time.Until(k.validUntil)
-	if left <= 0 {
+	if left <= 0 || !writer {
 		return tandem.LeaseStatus{LastError: k.lastErr}
 	}
 	return tandem.LeaseStatus{Held: true, Epoch: k.epoch, ExpiresMs: left.Milliseconds(), LastError: k.lastErr}
