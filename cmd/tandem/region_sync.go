@@ -39,16 +39,17 @@ func (g *Region) afterCommit(ctx context.Context, head uint64) error {
 	return err
 }
 
-// checkMaxLag refuses writes while the follower is further behind than
-// replication.max_lag entries.
+// checkMaxLag refuses writes while the follower has not confirmed
+// replication.max_lag entries or more, so at most max_lag entries (plus the
+// entries of writes in flight) are ever unconfirmed.
 func (g *Region) checkMaxLag() error {
 	max := g.Config.Replication.MaxLag
 	if max == 0 {
 		return nil
 	}
 	acked, _ := g.acks.Applied()
-	if head := g.head.Load(); head > acked+max {
-		return tandem.Errorf(tandem.EUNAVAILABLE, "writes are refused: the follower has confirmed LSN %d, %d entries behind the head, more than max_lag (%d)", acked, head-acked, max)
+	if head := g.head.Load(); head >= acked+max {
+		return tandem.Errorf(tandem.EUNAVAILABLE, "writes are refused: the follower has confirmed LSN %d, %d entries behind the head, max_lag is %d", acked, head-acked, max)
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ type cluster struct {
 	logs    *syncBuffer
 }
 
-func startCluster(t *testing.T, ttl time.Duration) *cluster {
+func startCluster(t *testing.T, ttl time.Duration, configure ...func(*RegionConfig)) *cluster {
 	t.Helper()
 	base := freePortBase(t)
 	dir := t.TempDir()
@@ -60,6 +60,9 @@ func startCluster(t *testing.T, ttl time.Duration) *cluster {
 		}
 		rc := RegionConfig{Name: n, Listen: fmt.Sprintf("127.0.0.1:%d", base+1+i), URL: url(base + 1 + i), DataDir: filepath.Join(dir, n),
 			Controller: controller, Lease: LeaseConfig{TTL: ttl, Safety: ttl / 5}}
+		for _, f := range configure {
+			f(&rc)
+		}
 		if err := rc.Validate(); err != nil {
 			t.Fatal(err)
 		}
