@@ -1,16 +1,14 @@
 package replication
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/tandemhq/tandem"
+	"github.com/tandemhq/tandem/internal/httpjson"
 )
 
 // quarantineChunk bounds how many divergent entries one request carries.
@@ -87,33 +85,7 @@ func (f *Follower) rejoin(ctx context.Context, src string, pos tandem.Position, 
 // call sends a JSON request to a peer's internal endpoint with the cluster
 // secret and decodes the JSON answer into out, if given.
 func (f *Follower) call(ctx context.Context, method, base, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(base, "/")+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+f.Secret)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := f.client().Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(msg)))
-	}
-	if out == nil {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return httpjson.Call(ctx, f.client(), method, strings.TrimRight(base, "/")+path, f.Secret, in, out)
 }

@@ -3,6 +3,8 @@
 package httpjson
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/tandemhq/tandem"
 )
@@ -86,4 +89,46 @@ func Error(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err erro
 // Errorf writes a JSON message with the given code's status.
 func Errorf(w http.ResponseWriter, r *http.Request, code, format string, args ...any) {
 	Error(w, r, nil, tandem.Errorf(code, "%s", fmt.Sprintf(format, args...)))
+}
+
+// Call sends in (if not nil) as JSON to url with the bearer token, and
+// decodes a 2xx answer's JSON into out (if not nil). Any other answer is an
+// error carrying the status and the server's message.
+func Call(ctx context.Context, client *http.Client, method, url, token string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("unreachable: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		var m Message
+		if json.Unmarshal(msg, &m) == nil && m.Message != "" {
+			msg = []byte(m.Message)
+		}
+		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
 }
