@@ -106,8 +106,10 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request) (tandem.Phot
 			}
 		case "user":
 			b, err := readLimited(part, MaxUserLength)
-			if err != nil {
+			if tandem.ErrorCode(err) == tandem.ETOOLARGE {
 				return up, tandem.Errorf(tandem.EINVALID, "field user is longer than %d bytes", MaxUserLength)
+			} else if err != nil {
+				return up, err
 			}
 			up.Owner = string(b)
 		}
