@@ -22,6 +22,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/tandemhq/tandem/control"
 )
 
 // Defaults of `tandem bench`.
@@ -59,6 +61,7 @@ type benchOptions struct {
 	standby  string
 	writer   string
 	asJSON   bool
+	token    string
 }
 
 // runBench is `tandem bench`: a steady, open-loop write load through the
@@ -78,6 +81,7 @@ func runBench(args []string) error {
 	fs.StringVar(&o.standby, "standby", "", "standby region's base `URL`, whose /metrics give the replication lag (with --target)")
 	fs.StringVar(&o.writer, "writer", "", "writer region's base `URL` (optional with --target): bench then waits for the standby to reach the writer's head LSN")
 	fs.BoolVar(&o.asJSON, "json", false, "print the results as JSON")
+	fs.StringVar(&o.token, "token", os.Getenv("TANDEM_TOKEN"), "access token for the writes with --target (env TANDEM_TOKEN); bench signs in as the admin of the deployment it starts")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: tandem bench [--rate N] [--duration D] [--target URL --standby URL]\n\nStarts a deployment (tandem up) in a temporary directory, writes comments\nthrough the edge at a steady rate and reports write latency and replication\nlag. With --target it benches a deployment that is already running.\n\n")
 		fs.PrintDefaults()
@@ -98,7 +102,7 @@ func runBench(args []string) error {
 			return err
 		}
 		defer d.close()
-		o.target, o.standby, o.writer = d.edge, d.standby, d.writer
+		o.target, o.standby, o.writer, o.token = d.edge, d.standby, d.writer, d.token
 	}
 	res, err := runBenchLoad(ctx, client, o)
 	if err != nil {
@@ -157,6 +161,7 @@ type benchDeployment struct {
 	dir                   string
 	removeDir             bool
 	edge, writer, standby string
+	token                 string // the admin's access token
 	logPath               string
 	stopOnce              sync.Once
 }
@@ -222,8 +227,13 @@ func (d *benchDeployment) waitReady(ctx context.Context, client *http.Client, ti
 	probe := benchComment("ready-"+randomHex(8), 0)
 	var last error
 	for {
-		last = postComment(ctx, client, d.edge, probe)
-		if last == nil {
+		if d.token == "" {
+			d.token, last = d.signIn(ctx, client)
+		}
+		if d.token != "" {
+			last = postComment(ctx, client, d.edge, d.token, probe)
+		}
+		if d.token != "" && last == nil {
 			_, last = scrapeReplication(ctx, client, d.standby)
 			if last == nil {
 				return nil
@@ -240,6 +250,22 @@ func (d *benchDeployment) waitReady(ctx context.Context, client *http.Client, ti
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// signIn signs in as the admin `up` created, once it has written the
+// credentials.
+func (d *benchDeployment) signIn(ctx context.Context, client *http.Client) (string, error) {
+	path := filepath.Join(d.dir, adminCredentialsFile)
+	creds, err := readAdminCredentials(path)
+	if err != nil {
+		return "", err
+	}
+	secret, err := readSecret(filepath.Join(d.dir, "secret"))
+	if err != nil {
+		return "", err
+	}
+	tokens, err := signIn(ctx, &control.Client{URL: d.edge, Secret: secret, HTTP: client}, creds, path)
+	return tokens.AccessToken, err
 }
 
 // close stops the deployment with SIGTERM, kills it after 10 s, and removes
@@ -299,7 +325,7 @@ func (e *errStatus) Error() string { return fmt.Sprintf("%d %s", e.code, e.body)
 
 // postComment posts c through the edge and reads the response to the end,
 // so that the connection is reused.
-func postComment(ctx context.Context, client *http.Client, edge string, c benchCommentBody) error {
+func postComment(ctx context.Context, client *http.Client, edge, token string, c benchCommentBody) error {
 	body, err := json.Marshal(c)
 	if err != nil {
 		return err
@@ -309,6 +335,9 @@ func postComment(ctx context.Context, client *http.Client, edge string, c benchC
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return err
@@ -347,6 +376,7 @@ type benchCounters struct {
 type benchLoad struct {
 	client   *http.Client
 	target   string
+	token    string
 	runID    string // makes comment ids unique across runs
 	workers  int
 	interval time.Duration
@@ -366,7 +396,7 @@ func newBenchLoad(client *http.Client, o benchOptions) (*benchLoad, error) {
 		return nil, fmt.Errorf("--rate %g is too high to schedule", o.rate)
 	}
 	l := &benchLoad{
-		client: client, target: o.target, runID: randomHex(6), workers: o.workers, interval: interval,
+		client: client, target: o.target, token: o.token, runID: randomHex(6), workers: o.workers, interval: interval,
 		jobs:    make(chan benchJob, o.workers),
 		samples: make([][]benchSample, o.workers),
 	}
@@ -392,7 +422,7 @@ func (l *benchLoad) work(ctx context.Context, w int) {
 	defer l.wg.Done()
 	for j := range l.jobs {
 		start := time.Now()
-		err := postComment(ctx, l.client, l.target, benchComment(fmt.Sprintf("bench-%s-%d", l.runID, j.seq), j.seq))
+		err := postComment(ctx, l.client, l.target, l.token, benchComment(fmt.Sprintf("bench-%s-%d", l.runID, j.seq), j.seq))
 		end := time.Now()
 		l.inflight.Add(-1)
 		c := &l.warm
