@@ -81,6 +81,24 @@ func (c *Client) Runbooks(ctx context.Context) ([]Runbook, error) {
 	return out.Runbooks, c.Do(ctx, http.MethodGet, "/control/v1/runbooks", nil, &out)
 }
 
+// Alarms returns every alarm's state and the newest transitions.
+func (c *Client) Alarms(ctx context.Context) (Alarms, error) {
+	var a Alarms
+	return a, c.Do(ctx, http.MethodGet, "/control/v1/alarms", nil, &a)
+}
+
+// AutoFailover returns whether the controller may fail over by itself.
+func (c *Client) AutoFailover(ctx context.Context) (AutoFailoverStatus, error) {
+	var st AutoFailoverStatus
+	return st, c.Do(ctx, http.MethodGet, "/control/v1/autofailover", nil, &st)
+}
+
+// SetAutoFailoverPaused pauses or resumes automatic failover.
+func (c *Client) SetAutoFailoverPaused(ctx context.Context, paused bool) (AutoFailoverStatus, error) {
+	var st AutoFailoverStatus
+	return st, c.Do(ctx, http.MethodPut, "/control/v1/autofailover", AutoFailoverRequest{Paused: &paused}, &st)
+}
+
 // Do sends a JSON request and decodes the JSON answer into out. A non-2xx
 // answer becomes a *tandem.Error with the server's message.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {

@@ -36,14 +36,57 @@ type Controller struct {
 	// a probe proves a write works end to end. Empty: the writer directly.
 	ProbeURL string
 
+	// HealthInterval, HealthTimeout and HealthHistory set how often each
+	// region's deep health is checked, how long a check may take, and how
+	// many results are kept per region.
+	HealthInterval time.Duration
+	HealthTimeout  time.Duration
+	HealthHistory  int
+	// HealthGrace: see DefaultHealthGrace.
+	HealthGrace time.Duration
+	// UnhealthyThreshold is how many failed checks of the writer in a row
+	// raise the writer-unhealthy alarm.
+	UnhealthyThreshold int
+	// LagAlarmSeconds and LagAlarmFor raise the replication-lag alarm when
+	// a standby's lag stays over the first for the second.
+	LagAlarmSeconds float64
+	LagAlarmFor     time.Duration
+	// BlobPendingAlarm raises the blob-pending alarm when a standby's
+	// oldest pending blob is older.
+	BlobPendingAlarm time.Duration
+	// EdgeRequests, if set, returns the edge's requests so far and how many
+	// were answered 5xx; ErrorRateAlarm and ErrorRateFor raise the
+	// edge-errors alarm when the share of 5xx stays over the first for the
+	// second.
+	EdgeRequests   func() (total, errors float64)
+	ErrorRateAlarm float64
+	ErrorRateFor   time.Duration
+	// AutoFailoverEnabled lets the writer-unhealthy alarm run the failover
+	// runbook, within the guard rails (see autoFailover).
+	AutoFailoverEnabled  bool
+	MaxAutoFailoverLag   uint64
+	AutoFailoverCooldown time.Duration
+	// Webhooks receive every alarm transition as a JSON POST.
+	Webhooks       []string
+	WebhookTimeout time.Duration
+	// Metrics, if set, is where the controller reports; nil reports nothing.
+	Metrics *Metrics
+
 	db *sql.DB
 
 	mu      sync.Mutex
 	snap    tandem.Snapshot
 	changed chan struct{}
 	lease   Lease
-	// writerHead is the last changelog head the writer reported.
-	writerHead tandem.Position
+	// writerHead is the last changelog head the writer reported, in
+	// writerHeadEpoch.
+	writerHead      tandem.Position
+	writerHeadEpoch uint64
+
+	started      time.Time
+	health       healthLog
+	alarms       *alarmSet
+	webhookQueue chan AlarmEvent
 
 	runMu   sync.Mutex
 	running *run // the runbook in progress, if any
@@ -64,7 +107,12 @@ type Lease struct {
 func New(path string) *Controller {
 	bg, stop := context.WithCancel(context.Background())
 	return &Controller{Path: path, LeaseTTL: tandem.DefaultLeaseTTL, Logger: slog.Default(), Now: time.Now, changed: make(chan struct{}),
-		Client: &http.Client{Timeout: 3 * time.Second}, bg: bg, stop: stop}
+		Client: &http.Client{Timeout: 3 * time.Second}, bg: bg, stop: stop,
+		HealthInterval: DefaultHealthInterval, HealthTimeout: DefaultHealthTimeout, HealthHistory: DefaultHealthHistory, HealthGrace: DefaultHealthGrace,
+		UnhealthyThreshold: DefaultUnhealthyThreshold, LagAlarmSeconds: DefaultLagAlarmSeconds, LagAlarmFor: DefaultLagAlarmFor,
+		BlobPendingAlarm: DefaultBlobPendingAlarm, MaxAutoFailoverLag: DefaultMaxAutoFailoverLag,
+		AutoFailoverCooldown: DefaultAutoFailoverCooldown, WebhookTimeout: DefaultWebhookTimeout,
+		ErrorRateAlarm: DefaultErrorRateAlarm, ErrorRateFor: DefaultErrorRateFor}
 }
 
 // Open opens the database. On first run it starts from init: the app id, the
@@ -84,7 +132,42 @@ func (c *Controller) Open(init tandem.Snapshot) error {
 	if err := c.load(init); err != nil {
 		return err
 	}
-	return c.resumeRunbooks()
+	if err := c.resumeRunbooks(); err != nil {
+		return err
+	}
+	c.startMonitoring()
+	return nil
+}
+
+// startMonitoring starts a health-check loop per region and the webhook
+// sender; they stop at Close.
+func (c *Controller) startMonitoring() {
+	c.started = c.Now()
+	c.alarms = newAlarmSet(map[string]alarmRule{
+		AlarmWriterUnhealthy: {Consecutive: c.UnhealthyThreshold},
+		AlarmReplicationLag:  {For: c.LagAlarmFor},
+		AlarmBlobPending:     {},
+		AlarmEdgeErrors:      {For: c.ErrorRateFor},
+	})
+	if st, err := c.AutoFailover(context.Background()); err == nil {
+		c.Metrics.autoFailoverPaused(st.Paused)
+	}
+	c.webhookQueue = make(chan AlarmEvent, 64)
+	c.goBackground(c.postWebhooks)
+	if c.EdgeRequests != nil {
+		c.goBackground(c.watchEdgeErrors)
+	}
+	if c.HealthInterval <= 0 {
+		return
+	}
+	for _, r := range c.Snapshot().Regions {
+		c.goBackground(func(ctx context.Context) { c.checkHealth(ctx, r) })
+	}
+}
+
+func (c *Controller) goBackground(fn func(context.Context)) {
+	c.runs.Add(1)
+	go func() { defer c.runs.Done(); fn(c.bg) }()
 }
 
 // load reads the stored snapshot, or creates the first one from init.
@@ -151,6 +234,20 @@ CREATE TABLE IF NOT EXISTS runbooks (
 	started_us INTEGER NOT NULL,
 	status     TEXT NOT NULL,
 	record     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alarm_history (
+	id         INTEGER PRIMARY KEY,
+	at_us      INTEGER NOT NULL,
+	alarm      TEXT NOT NULL,
+	region     TEXT NOT NULL,
+	from_state TEXT NOT NULL,
+	state      TEXT NOT NULL,
+	reason     TEXT NOT NULL,
+	action     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS settings (
+	name  TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS events (
 	version INTEGER PRIMARY KEY,
@@ -279,8 +376,8 @@ func (c *Controller) RenewLease(ctx context.Context, req LeaseRequest) (Lease, e
 		return Lease{}, tandem.Errorf(tandem.EFORBIDDEN, "no lease for %s in epoch %d: the writer is %s in epoch %d", req.Region, req.Epoch, c.snap.Writer, c.snap.Epoch)
 	}
 	c.lease = Lease{Region: req.Region, Epoch: req.Epoch, Expires: c.Now().Add(c.LeaseTTL), TTL: c.LeaseTTL.Milliseconds()}
-	if req.Head.LSN >= c.writerHead.LSN {
-		c.writerHead = req.Head
+	if req.Epoch > c.writerHeadEpoch || req.Head.LSN >= c.writerHead.LSN {
+		c.writerHead, c.writerHeadEpoch = req.Head, req.Epoch
 	}
 	return c.lease, nil
 }

@@ -81,6 +81,9 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("POST /control/v1/runbooks", h.handleStartRunbook)
 	h.mux.HandleFunc("GET /control/v1/runbooks", h.handleListRunbooks)
 	h.mux.HandleFunc("GET /control/v1/runbooks/{id}", h.handleGetRunbook)
+	h.mux.HandleFunc("GET /control/v1/alarms", h.handleAlarms)
+	h.mux.HandleFunc("GET /control/v1/autofailover", h.handleGetAutoFailover)
+	h.mux.HandleFunc("PUT /control/v1/autofailover", h.handleSetAutoFailover)
 	h.mux.HandleFunc("/control/", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Errorf(w, r, tandem.ENOTFOUND, "no such control endpoint: %s %s", r.Method, r.URL.Path)
 	})
@@ -189,11 +192,14 @@ func (h *Handler) handleSetRouting(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, snap)
 }
 
-// Status is the deployment's status: the control snapshot and every
-// region's own report.
+// Status is the deployment's status: the control snapshot, every region's
+// own report, and what the controller's health checks and alarms saw.
 type Status struct {
-	Snapshot tandem.Snapshot `json:"snapshot"`
-	Regions  []RegionReport  `json:"regions"`
+	Snapshot     tandem.Snapshot     `json:"snapshot"`
+	Regions      []RegionReport      `json:"regions"`
+	Health       []RegionHealth      `json:"health,omitempty"`
+	Alarms       []Alarm             `json:"alarms,omitempty"`
+	AutoFailover *AutoFailoverStatus `json:"autoFailover,omitempty"`
 }
 
 // RegionReport is one region's status, or why it could not be had.
@@ -224,6 +230,10 @@ func (h *Handler) handleStatus(w http.ResponseWriter, r *http.Request) {
 		}()
 	}
 	wg.Wait()
+	st.Health, st.Alarms = h.Controller.Health(), h.Controller.Alarms()
+	if af, err := h.Controller.AutoFailover(r.Context()); err == nil {
+		st.AutoFailover = &af
+	}
 	httpjson.Write(w, http.StatusOK, st)
 }
 
@@ -279,4 +289,46 @@ func (h *Handler) handleGetRunbook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpjson.Write(w, http.StatusOK, rb)
+}
+
+// Alarms is every alarm's current state and the newest transitions.
+type Alarms struct {
+	Alarms  []Alarm      `json:"alarms"`
+	History []AlarmEvent `json:"history"`
+}
+
+func (h *Handler) handleAlarms(w http.ResponseWriter, r *http.Request) {
+	history, err := h.Controller.AlarmHistory(r.Context(), 100)
+	if err != nil {
+		httpjson.Error(w, r, h.Logger, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, Alarms{Alarms: h.Controller.Alarms(), History: history})
+}
+
+func (h *Handler) handleGetAutoFailover(w http.ResponseWriter, r *http.Request) {
+	st, err := h.Controller.AutoFailover(r.Context())
+	if err != nil {
+		httpjson.Error(w, r, h.Logger, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, st)
+}
+
+func (h *Handler) handleSetAutoFailover(w http.ResponseWriter, r *http.Request) {
+	var req AutoFailoverRequest
+	if err := httpjson.Decode(w, r, httpjson.DefaultMaxBody, &req); err != nil {
+		httpjson.Error(w, r, h.Logger, err)
+		return
+	}
+	if req.Paused == nil {
+		httpjson.Errorf(w, r, tandem.EINVALID, "missing field: paused")
+		return
+	}
+	st, err := h.Controller.SetAutoFailoverPaused(r.Context(), *req.Paused)
+	if err != nil {
+		httpjson.Error(w, r, h.Logger, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, st)
 }

@@ -45,6 +45,16 @@ type Runbook struct {
 	Started time.Time `json:"started"`
 	Ended   time.Time `json:"ended,omitzero"`
 	Steps   []Step    `json:"steps"`
+	// Automatic is set on a failover the controller started by itself;
+	// Trigger is the alarm's reason, DetectedAt the first failed health
+	// check of the writer and DecidedAt when the controller chose to fail
+	// over.
+	Automatic  bool      `json:"automatic,omitempty"`
+	Trigger    string    `json:"trigger,omitempty"`
+	DetectedAt time.Time `json:"detectedAt,omitzero"`
+	DecidedAt  time.Time `json:"decidedAt,omitzero"`
+	// FirstWriteAt is when the probe's write was first acknowledged.
+	FirstWriteAt time.Time `json:"firstWriteAt,omitzero"`
 	// RTOMs is from the runbook's start (or the fault's detection, when
 	// known) to the first write acknowledged through the probe.
 	RTOMs int64 `json:"rtoMs,omitempty"`
@@ -119,6 +129,17 @@ func (r *run) timeout() time.Duration {
 // Returns ECONFLICT while another runbook runs, EINVALID or ENOTFOUND for a
 // bad request.
 func (c *Controller) StartRunbook(ctx context.Context, req RunbookRequest) (Runbook, error) {
+	return c.startRunbook(ctx, req, nil)
+}
+
+// autoStart is what the controller knew when it started a runbook by
+// itself.
+type autoStart struct {
+	detected, decided time.Time
+	trigger           string
+}
+
+func (c *Controller) startRunbook(ctx context.Context, req RunbookRequest, auto *autoStart) (Runbook, error) {
 	snap := c.Snapshot()
 	steps, ok := stepsFor(req.Kind)
 	if !ok {
@@ -149,6 +170,9 @@ func (c *Controller) StartRunbook(ctx context.Context, req RunbookRequest) (Runb
 	now := c.Now().UTC()
 	rb := Runbook{ID: newRunbookID(now), Kind: req.Kind, From: snap.Writer, Target: req.Target, Force: req.Force,
 		Status: StatusRunning, Started: now, TimeoutMs: req.TimeoutMs, Data: RunData{PrevState: snap.State}}
+	if auto != nil {
+		rb.Automatic, rb.Trigger, rb.DetectedAt, rb.DecidedAt = true, auto.trigger, auto.detected.UTC(), auto.decided.UTC()
+	}
 	for _, s := range steps {
 		rb.Steps = append(rb.Steps, Step{Name: s.name, Status: StatusPending})
 	}
@@ -157,7 +181,7 @@ func (c *Controller) StartRunbook(ctx context.Context, req RunbookRequest) (Runb
 		return Runbook{}, err
 	}
 	c.launch(r)
-	c.Logger.Info("runbook started", "id", rb.ID, "kind", rb.Kind, "from", rb.From, "target", rb.Target)
+	c.Logger.Info("runbook started", "id", rb.ID, "kind", rb.Kind, "from", rb.From, "target", rb.Target, "automatic", rb.Automatic)
 	return rb, nil
 }
 
@@ -208,12 +232,14 @@ func (c *Controller) execute(ctx context.Context, r *run) {
 			return
 		}
 		c.saveRun(ctx, r)
+		c.Metrics.step(r.rb.Kind, r.rb.Target, r.rb.Steps[i])
 		c.Logger.Info("runbook step done", "id", r.rb.ID, "step", s.name, "message", msg)
 	}
 	r.mu.Lock()
 	r.rb.Status, r.rb.Ended = StatusSucceeded, c.Now().UTC()
 	r.mu.Unlock()
 	c.saveRun(ctx, r)
+	c.Metrics.runbookDone(r.rb)
 	c.Logger.Info("runbook succeeded", "id", r.rb.ID, "kind", r.rb.Kind, "rto_ms", r.rb.RTOMs)
 }
 

@@ -261,10 +261,15 @@ func probe(ctx context.Context, c *Controller, r *run) (string, error) {
 	}
 	_ = detail
 	r.mu.Lock()
-	r.rb.RTOMs = c.Now().Sub(r.rb.Started).Milliseconds()
+	from, since := r.rb.Started, "the runbook started"
+	if !r.rb.DetectedAt.IsZero() {
+		from, since = r.rb.DetectedAt, "the fault was detected"
+	}
+	r.rb.FirstWriteAt = c.Now().UTC()
+	r.rb.RTOMs = r.rb.FirstWriteAt.Sub(from).Milliseconds()
 	rto := r.rb.RTOMs
 	r.mu.Unlock()
-	return fmt.Sprintf("write acknowledged after %d attempt(s); %d ms since the runbook started", attempts, rto), nil
+	return fmt.Sprintf("write acknowledged after %d attempt(s); %d ms since %s", attempts, rto, since), nil
 }
 
 func recordRPO(ctx context.Context, c *Controller, r *run) (string, error) {

@@ -27,6 +27,13 @@ type Server struct {
 	// (tandem.DefaultMaxPhotoBytes if zero).
 	Photos        tandem.PhotoService
 	MaxPhotoBytes int64
+	// Remittances and ToDos serve the reference remittance API under
+	// /remittance and the ToDo API under /todo when set.
+	Remittances tandem.RemittanceService
+	ToDos       tandem.ToDoService
+	// StartRunbook has the controller start a runbook, for the remittance
+	// API's execute-runbook; without it that answers 501.
+	StartRunbook func(ctx context.Context, req RunbookRequest) (any, error)
 	// Blobs serves the region's blobs to followers (it checks the secret
 	// itself).
 	Blobs http.Handler
@@ -74,6 +81,8 @@ func (s *Server) init() {
 	s.routePhotos()
 	s.routeAuth()
 	s.routeAdmin()
+	s.routeRemittances()
+	s.routeToDos()
 	s.mux.HandleFunc("GET /api/health", s.handleHealth)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok", "region": s.Region})

@@ -68,42 +68,10 @@ func follow(t *testing.T, s tandem.Store, url string) (*replication.Follower, fu
 	return f, stop
 }
 
-func insert(t testing.TB, s tandem.Store, from, n, perTx int) {
-	t.Helper()
-	ctx := context.Background()
-	for i := from; i < from+n; i += perTx {
-		err := s.Update(ctx, func(tx tandem.Tx) error {
-			for j := i; j < i+perTx && j < from+n; j++ {
-				if _, err := tx.Exec(ctx, `INSERT INTO items (id, name, qty) VALUES (?, ?, ?)`, fmt.Sprintf("c%06d", j), fmt.Sprintf("comment %d", j), j); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func waitCaughtUp(t *testing.T, w, f tandem.Store) {
-	t.Helper()
-	retry.Until(t, 10*time.Millisecond, 20*time.Second, func() error {
-		wp, err := w.Position(context.Background())
-		if err != nil {
-			return err
-		}
-		fp, err := f.Position(context.Background())
-		if err != nil {
-			return err
-		}
-		if fp.LSN != wp.LSN {
-			return fmt.Errorf("follower at %d, writer at %d", fp.LSN, wp.LSN)
-		}
-		return nil
-	})
-	storetest.MustSameData(t, w, f)
-}
+var (
+	insert       = storetest.InsertItems
+	waitCaughtUp = storetest.WaitCaughtUp
+)
 
 func TestReplicates10000Rows(t *testing.T) {
 	w, srv := writer(t)

@@ -133,6 +133,7 @@ func printStatus(w io.Writer, st control.Status, checksums bool) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", r.Name, role, health, rs.Position.LSN, head, lag, lease, blobSummary(rs.Blobs), detail)
 	}
 	tw.Flush()
+	printMonitoring(w, st)
 	if checksums {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, convergence(st))

@@ -47,9 +47,11 @@ type AuthConfig struct {
 
 // StoreConfig chooses and configures the region store.
 type StoreConfig struct {
-	Type        string `yaml:"type"` // sqlite
+	Type        string `yaml:"type"` // sqlite or postgres
 	Path        string `yaml:"path"`
 	Synchronous string `yaml:"synchronous"` // FULL or NORMAL
+	// DSN locates the PostgreSQL database of type postgres.
+	DSN string `yaml:"dsn,omitempty"`
 }
 
 // BlobsConfig chooses and configures the region's blob store (the photos'
@@ -148,6 +150,36 @@ type ControllerConfig struct {
 	AppID    string        `yaml:"app_id"`
 	Regions  []RegionRef   `yaml:"regions"`
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
+
+	// HealthInterval, HealthTimeout and HealthHistory: each region's deep
+	// health is checked every interval (500ms), each check bounded by the
+	// timeout (1s), the last HealthHistory (20) results kept.
+	HealthInterval time.Duration `yaml:"health_interval,omitempty"`
+	HealthTimeout  time.Duration `yaml:"health_timeout,omitempty"`
+	HealthHistory  int           `yaml:"health_history,omitempty"`
+	// UnhealthyThreshold failed checks of the writer in a row raise the
+	// writer-unhealthy alarm (3).
+	UnhealthyThreshold int `yaml:"unhealthy_threshold,omitempty"`
+	// LagAlarmSeconds over LagAlarmFor raises the replication-lag alarm
+	// (5 s for 10s); BlobPendingAlarm the blob-pending alarm (5m).
+	LagAlarmSeconds  float64       `yaml:"lag_alarm_seconds,omitempty"`
+	LagAlarmFor      time.Duration `yaml:"lag_alarm_for,omitempty"`
+	BlobPendingAlarm time.Duration `yaml:"blob_pending_alarm,omitempty"`
+	// ErrorRateAlarm (a fraction, 0.05) of the edge's requests answered
+	// 5xx for ErrorRateFor (30s) raises the edge-errors alarm.
+	ErrorRateAlarm float64       `yaml:"error_rate_alarm,omitempty"`
+	ErrorRateFor   time.Duration `yaml:"error_rate_alarm_for,omitempty"`
+	// AutoFailover lets the writer-unhealthy alarm run the failover
+	// runbook, only to a healthy standby lacking at most
+	// MaxAutoFailoverLag entries (1000), and not again within
+	// AutoFailoverCooldown (5m).
+	AutoFailover         bool          `yaml:"auto_failover"`
+	MaxAutoFailoverLag   uint64        `yaml:"max_auto_failover_lag,omitempty"`
+	AutoFailoverCooldown time.Duration `yaml:"auto_failover_cooldown,omitempty"`
+	// AlarmWebhooks receive every alarm transition as a JSON POST, each
+	// bounded by WebhookTimeout (2s).
+	AlarmWebhooks  []string      `yaml:"alarm_webhooks,omitempty"`
+	WebhookTimeout time.Duration `yaml:"webhook_timeout,omitempty"`
 }
 
 // RegionRef names a region and its URL.
@@ -189,11 +221,8 @@ func (c *RegionConfig) Validate() error {
 	if len(missing) > 0 {
 		return fmt.Errorf("region config: missing %s", strings.Join(missing, ", "))
 	}
-	if c.Store.Type == "" {
-		c.Store.Type = "sqlite"
-	}
-	if c.Store.Type != "sqlite" {
-		return fmt.Errorf("region config: store.type %q is not supported; use sqlite", c.Store.Type)
+	if err := c.Store.validate(); err != nil {
+		return fmt.Errorf("region config: %w", err)
 	}
 	if err := c.Blobs.validate(); err != nil {
 		return fmt.Errorf("region config: %w", err)

@@ -43,6 +43,8 @@ func (e *Edge) Open() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	mux := http.NewServeMux()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	snapshot := func() tandem.Snapshot { return e.view.Snapshot() }
 	if cfg.Controller.URL == "" {
 		e.controller = control.New(cfg.Controller.Path)
@@ -52,6 +54,9 @@ func (e *Edge) Open() error {
 		if cfg.Controller.LeaseTTL > 0 {
 			e.controller.LeaseTTL = cfg.Controller.LeaseTTL
 		}
+		configureMonitoring(e.controller, cfg.Controller)
+		e.controller.Metrics = control.NewMetrics(reg)
+		e.controller.EdgeRequests = edgeRequests(reg)
 		init := tandem.Snapshot{AppID: cfg.Controller.AppID}
 		for _, r := range cfg.Controller.Regions {
 			init.Regions = append(init.Regions, tandem.RegionInfo{Name: r.Name, URL: r.URL})
@@ -69,8 +74,6 @@ func (e *Edge) Open() error {
 		go func() { defer e.wg.Done(); e.view.Run(ctx) }()
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", &edge.Proxy{
 		Snapshot:     snapshot,

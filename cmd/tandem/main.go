@@ -24,6 +24,7 @@ Usage:
   tandem failover [--to REGION] [--force]   move the writer away from a dead or cut-off region
   tandem failback [--to REGION]             move the writer back once the old writer has rejoined
   tandem runbooks list|show ID              runbook executions with step timelines, RTO and RPO
+  tandem autofailover pause|resume|status  whether the controller fails a dead writer over by itself
   tandem quarantine list|show|export|replay writes found on a rejoining region, never silently lost
   tandem users add|list|disable|reset       manage the users who sign in (add NAME --email E [--admin])
   tandem clients add|list                   manage OAuth2 clients (add NAME --scope api/upsert-delete)
@@ -49,21 +50,22 @@ func main() {
 		os.Exit(2)
 	}
 	cmds := map[string]func([]string) error{
-		"up":         runUp,
-		"region":     runRegion,
-		"edge":       runEdge,
-		"status":     runStatus,
-		"state":      runState,
-		"routing":    runRouting,
-		"switchover": runSwitchover,
-		"failover":   runFailover,
-		"failback":   runFailback,
-		"runbooks":   runRunbooks,
-		"quarantine": runQuarantine,
-		"bench":      runBench,
-		"users":      runUsers,
-		"clients":    runClients,
-		"token":      runToken,
+		"up":           runUp,
+		"region":       runRegion,
+		"edge":         runEdge,
+		"status":       runStatus,
+		"state":        runState,
+		"routing":      runRouting,
+		"switchover":   runSwitchover,
+		"failover":     runFailover,
+		"failback":     runFailback,
+		"runbooks":     runRunbooks,
+		"autofailover": runAutoFailover,
+		"quarantine":   runQuarantine,
+		"bench":        runBench,
+		"users":        runUsers,
+		"clients":      runClients,
+		"token":        runToken,
 	}
 	name, args := os.Args[1], os.Args[2:]
 	if name == "help" || name == "-h" || name == "--help" {

@@ -23,7 +23,6 @@ import (
 	"github.com/tandemhq/tandem/httpapi"
 	"github.com/tandemhq/tandem/photos"
 	"github.com/tandemhq/tandem/replication"
-	"github.com/tandemhq/tandem/store/sqlite"
 )
 
 // Region is one running region: its store, its view of the controller, its
@@ -33,7 +32,7 @@ type Region struct {
 	Secret string
 	Logger *slog.Logger
 
-	store    *sqlite.Store
+	store    regionStore
 	view     *control.View
 	lease    *control.LeaseKeeper
 	follower *replication.Follower
@@ -69,15 +68,9 @@ func (g *Region) Open() error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	path := cfg.Store.Path
-	if path == "" {
-		path = filepath.Join(cfg.DataDir, "region.db")
-	}
-	g.store = sqlite.New(path)
-	if cfg.Store.Synchronous != "" {
-		g.store.Synchronous = cfg.Store.Synchronous
-	}
-	if err := g.store.Open(); err != nil {
+	var err error
+	var where string
+	if g.store, where, err = openStore(cfg); err != nil {
 		return err
 	}
 	comments := photos.NewService(g.store)
@@ -144,7 +137,9 @@ func (g *Region) Open() error {
 	if err := g.openPhotos(comments, regionReg, log); err != nil {
 		return err
 	}
-	var err error
+	if err := g.openApps(); err != nil {
+		return err
+	}
 	if g.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
@@ -163,7 +158,7 @@ func (g *Region) Open() error {
 			log.Error("region server stopped", "err", err)
 		}
 	})
-	log.Info("region started", "listen", g.ln.Addr().String(), "url", cfg.URL, "store", path)
+	log.Info("region started", "listen", g.ln.Addr().String(), "url", cfg.URL, "store", where)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandemhq/tandem"
+	"github.com/tandemhq/tandem/control"
 	"github.com/tandemhq/tandem/internal/retry"
 )
 
@@ -39,7 +42,7 @@ func BenchmarkSwitchover(b *testing.B) {
 func BenchmarkFailover(b *testing.B) {
 	dir := filepath.Join(b.TempDir(), "data")
 	base := freePortBase(b)
-	startUp(b, dir, base)
+	startUp(b, dir, base, "--auto-failover=false")
 	edge := fmt.Sprintf("http://127.0.0.1:%d", base)
 	secret := readFile(b, filepath.Join(dir, "secret"))
 	var rto []time.Duration
@@ -67,6 +70,64 @@ func BenchmarkFailover(b *testing.B) {
 	}
 	b.StopTimer()
 	reportDurations(b, "kill-to-write", rto)
+}
+
+// BenchmarkAutoFailover kills the writer with SIGKILL and holds it down,
+// leaving the failover to the controller, and reports kill to the first
+// write acknowledged through the edge, with its parts from the automatic
+// runbook's record: first-fail (kill to the first failed health check),
+// detection (kill to the alarm's decision), decision (to the runbook's
+// start), promotion (to the target acting as writer: check, revoke,
+// wait-lease, promote) and routing (to the probe's write through the edge:
+// route, state, probe). Between iterations the old writer rejoins and a
+// failback restores it (not timed); the cooldown is set to 1ms.
+func BenchmarkAutoFailover(b *testing.B) {
+	dir := filepath.Join(b.TempDir(), "data")
+	base := freePortBase(b)
+	startUp(b, dir, base, "--auto-failover-cooldown", "1ms")
+	edge := fmt.Sprintf("http://127.0.0.1:%d", base)
+	secret := strings.TrimSpace(readFile(b, filepath.Join(dir, "secret")))
+	parts := map[string][]time.Duration{}
+	for i := range b.N {
+		// A fault comes at any point of the writer's lease renewals, not
+		// just after the failback's promotion renewed it: wait a random
+		// part of a renewal interval.
+		b.StopTimer()
+		waitWriterChecked(b, dir)
+		<-time.After(rand.N(tandem.DefaultLeaseTTL / 3))
+		b.StartTimer()
+		hold := holdRegion(b, dir, "us-east-1")
+		killed := time.Now()
+		syscall.Kill(readPID(b, dir, "us-east-1"), syscall.SIGKILL)
+		retry.Until(b, time.Millisecond, 30*time.Second, func() error {
+			r := callWith(b, "POST", edge+"/internal/v1/probe", fmt.Sprintf(`{"id":"auto-bench-%d"}`, i), "Authorization", "Bearer "+secret)
+			if r.status != 200 {
+				return fmt.Errorf("probe: %+v", r)
+			}
+			return nil
+		})
+		parts["kill-to-write"] = append(parts["kill-to-write"], time.Since(killed))
+		b.StopTimer()
+		rb := waitRunbook(b, dir)
+		checkAllSucceeded(b, rb)
+		if !rb.Automatic {
+			b.Fatalf("runbook %s was not automatic", rb.ID)
+		}
+		promoted := rb.Steps[slices.IndexFunc(rb.Steps, func(s control.Step) bool { return s.Name == "promote" })].Ended
+		parts["first-fail"] = append(parts["first-fail"], rb.DetectedAt.Sub(killed))
+		parts["detection"] = append(parts["detection"], rb.DecidedAt.Sub(killed))
+		parts["decision"] = append(parts["decision"], rb.Started.Sub(rb.DecidedAt))
+		parts["promotion"] = append(parts["promotion"], promoted.Sub(rb.Started))
+		parts["routing"] = append(parts["routing"], rb.FirstWriteAt.Sub(promoted))
+		parts["rto-record"] = append(parts["rto-record"], time.Duration(rb.RTOMs)*time.Millisecond)
+		os.Remove(hold)
+		cli(b, "failback", "--dir", dir)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	for name, ds := range parts {
+		reportDurations(b, name, ds)
+	}
 }
 
 // reportDurations reports the median and maximum of ds in milliseconds.

@@ -206,7 +206,7 @@ func TestFailoverSyncMode(t *testing.T) {
 func testFailover(t testing.TB, mode string) {
 	dir := filepath.Join(t.TempDir(), "data")
 	base := freePortBase(t)
-	startUp(t, dir, base, "--replication", mode)
+	startUp(t, dir, base, "--replication", mode, "--auto-failover=false") // the failover is the operator's
 	edge := fmt.Sprintf("http://127.0.0.1:%d", base)
 	oldWriter := fmt.Sprintf("http://127.0.0.1:%d", base+1)
 	standby := fmt.Sprintf("http://127.0.0.1:%d", base+2)
@@ -353,7 +353,15 @@ func testFailover(t testing.TB, mode string) {
 func TestControllerKilledMidSwitchover(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	base := freePortBase(t)
-	startUp(t, dir, base)
+	startUp(t, dir, base, "--auto-failover=false")
+	// The switchover's check needs the standby following the writer, which
+	// it may not be yet just after up.
+	retry.Until(t, 20*time.Millisecond, 20*time.Second, func() error {
+		if rs := status(t, dir).Regions[1].Status; rs == nil || !rs.Replication.Connected {
+			return fmt.Errorf("standby not following the writer yet")
+		}
+		return nil
+	})
 	writer := readPID(t, dir, "us-east-1")
 	syscall.Kill(writer, syscall.SIGSTOP)
 	defer syscall.Kill(writer, syscall.SIGCONT)

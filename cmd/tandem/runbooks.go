@@ -144,6 +144,9 @@ func runRunbooks(args []string) error {
 		v = rb
 		if !*asJSON {
 			fmt.Printf("%s %s: %s → %s, started %s\n", rb.Kind, rb.ID, rb.From, rb.Target, rb.Started.Format(time.RFC3339Nano))
+			if rb.Automatic {
+				fmt.Printf("  automatic: %s; detected %s, decided %s later\n", rb.Trigger, rb.DetectedAt.Format(time.RFC3339Nano), rb.DecidedAt.Sub(rb.DetectedAt).Round(time.Millisecond))
+			}
 			for _, s := range rb.Steps {
 				fmt.Printf("  %-15s %-9s %6s  %s\n", s.Name, s.Status, s.Ended.Sub(s.Started).Round(time.Millisecond), s.Message)
 			}

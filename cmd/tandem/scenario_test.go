@@ -79,7 +79,7 @@ func (s *scenario) do(args []string) {
 	t.Helper()
 	switch args[0] {
 	case "up":
-		startUp(t, s.dir, s.base)
+		startUp(t, s.dir, s.base, "--auto-failover=false") // scenarios run their failovers themselves
 		s.token = strings.TrimSpace(cli(t, "token", "--dir", s.dir))
 	case "load":
 		switch args[1] {

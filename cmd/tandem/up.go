@@ -27,6 +27,14 @@ type upOptions struct {
 	portBase     int
 	restartDelay time.Duration
 	replication  string
+	// autoFailover, maxAutoFailoverLag and webhook go into the edge's
+	// controller configuration.
+	autoFailover       bool
+	maxAutoFailoverLag uint64
+	cooldown           time.Duration
+	webhook            string
+	// store is the regions' store: sqlite, or postgres (servers up runs).
+	store string
 }
 
 // runUp is `tandem up`: edge + controller and two regions as separate
@@ -38,6 +46,11 @@ func runUp(args []string) error {
 	fs.IntVar(&o.portBase, "port-base", 8080, "edge port; us-east-1 listens on N+1 and ap-northeast-1 on N+2")
 	fs.DurationVar(&o.restartDelay, "restart-delay", 10*time.Second, "how long after a component dies it is started again (0: never); a file DIR/run/NAME.hold keeps it down")
 	fs.StringVar(&o.replication, "replication", "async", "async: acknowledge at commit; sync: acknowledge once the standby has the write")
+	fs.BoolVar(&o.autoFailover, "auto-failover", true, "fail a dead writer over automatically (guard rails: healthy standby, --max-auto-failover-lag, 5m cooldown)")
+	fs.Uint64Var(&o.maxAutoFailoverLag, "max-auto-failover-lag", 0, "entries the standby may lack for an automatic failover (0: the default, 1000)")
+	fs.DurationVar(&o.cooldown, "auto-failover-cooldown", 0, "no automatic failover within this long of the last one (0: the default, 5m)")
+	fs.StringVar(&o.webhook, "alarm-webhook", "", "`URL` that receives every alarm transition as a JSON POST")
+	fs.StringVar(&o.store, "store", "sqlite", "regions' store: sqlite (a file each), or postgres (a PostgreSQL server each, run by up in DIR/postgres)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: tandem up [--dir DIR] [--port-base N]\n\nRuns the whole system on this machine: the edge with the controller, and the\nregions us-east-1 (writer) and ap-northeast-1 (standby), each its own process.\nCtrl-C stops everything.\n\n")
 		fs.PrintDefaults()
@@ -99,7 +112,11 @@ func prepareDeployment(o upOptions) (*deployment, error) {
 	edgeCfg := EdgeConfig{
 		Listen:     fmt.Sprintf("127.0.0.1:%d", o.portBase),
 		SecretFile: secretFile,
-		Controller: ControllerConfig{Path: filepath.Join(o.dir, "control.db"), AppID: appID},
+		Controller: ControllerConfig{Path: filepath.Join(o.dir, "control.db"), AppID: appID,
+			AutoFailover: o.autoFailover, MaxAutoFailoverLag: o.maxAutoFailoverLag, AutoFailoverCooldown: o.cooldown},
+	}
+	if o.webhook != "" {
+		edgeCfg.Controller.AlarmWebhooks = []string{o.webhook}
 	}
 	for i, name := range names {
 		edgeCfg.Controller.Regions = append(edgeCfg.Controller.Regions, RegionRef{Name: name, URL: url(o.portBase + 1 + i)})
@@ -118,6 +135,14 @@ func prepareDeployment(o upOptions) (*deployment, error) {
 			Controller:  d.edgeURL,
 			SecretFile:  secretFile,
 			Replication: ReplicationConfig{Mode: o.replication},
+		}
+		if o.store == "postgres" {
+			var err error
+			if cfg.Store, err = postgresStoreConfig(o.dir, name); err != nil {
+				return nil, err
+			}
+		} else if o.store != "sqlite" {
+			return nil, fmt.Errorf("--store must be sqlite or postgres")
 		}
 		if err := cfg.Replication.validate(); err != nil {
 			return nil, err
@@ -177,6 +202,13 @@ func (d *deployment) run() error {
 	if err != nil {
 		return err
 	}
+	if d.opts.store == "postgres" {
+		stopPostgres, err := d.startPostgres()
+		defer stopPostgres() // after the regions have stopped
+		if err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
@@ -228,7 +260,11 @@ func (c *component) start(exe, dir string) error {
 		logFile.Close()
 		return fmt.Errorf("start %s: %w", c.name, err)
 	}
-	os.WriteFile(filepath.Join(dir, "run", c.name+".pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600)
+	// Written aside and renamed, so a reader never sees a half-written file.
+	pidFile := filepath.Join(dir, "run", c.name+".pid")
+	if err := os.WriteFile(pidFile+".tmp", []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600); err == nil {
+		os.Rename(pidFile+".tmp", pidFile)
+	}
 	done := make(chan struct{})
 	go func() {
 		io.Copy(out, pr)

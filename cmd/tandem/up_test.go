@@ -25,7 +25,7 @@ import (
 func TestUp(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	base := freePortBase(t)
-	up := startUp(t, dir, base)
+	up := startUp(t, dir, base, "--auto-failover=false") // the killed writer is restarted, not failed over
 	edge := fmt.Sprintf("http://127.0.0.1:%d", base)
 	writer := fmt.Sprintf("http://127.0.0.1:%d", base+1)
 	standby := fmt.Sprintf("http://127.0.0.1:%d", base+2)

@@ -3,15 +3,13 @@ package sqlite
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/tandemhq/tandem"
+	"github.com/tandemhq/tandem/store/internal/sqlstore"
 )
 
 // ReadChanges returns up to limit entries after LSN after.
@@ -22,26 +20,7 @@ func (s *Store) ReadChanges(ctx context.Context, after uint64, limit int) ([]tan
 	if err != nil {
 		return nil, fmt.Errorf("read changelog: %w", err)
 	}
-	defer rows.Close()
-	var out []tandem.Change
-	for rows.Next() {
-		var c tandem.Change
-		var us int64
-		var key, before, after string
-		if err := rows.Scan(&c.LSN, &c.Epoch, &us, &c.Table, &key, &c.Op, &before, &after); err != nil {
-			return nil, fmt.Errorf("read changelog: %w", err)
-		}
-		c.CommitTime = time.UnixMicro(us).UTC()
-		c.Key = json.RawMessage(key)
-		if before != "" {
-			c.Before = json.RawMessage(before)
-		}
-		if after != "" {
-			c.After = json.RawMessage(after)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return sqlstore.ScanChanges(rows)
 }
 
 // ApplyChanges applies the writer's entries in one transaction.
@@ -58,36 +37,20 @@ func (s *Store) ApplyChanges(ctx context.Context, changes []tandem.Change) error
 		return fmt.Errorf("apply: %w", err)
 	}
 	defer tx.Rollback()
-	var head uint64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(lsn), 0) FROM _tandem_changelog`).Scan(&head); err != nil {
-		return fmt.Errorf("apply: read head: %w", err)
-	}
 	if _, err := tx.ExecContext(ctx, `UPDATE _tandem_state SET applying = 1 WHERE id = 1`); err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
-	applied := 0
-	for _, c := range changes {
-		if c.LSN <= head {
-			continue
-		}
-		if c.LSN != head+1 {
-			return tandem.Errorf(tandem.EINVALID, "apply: entry %d follows %d: the changelog has a gap", c.LSN, head)
-		}
-		t, ok := tables[c.Table]
-		if !ok {
-			return tandem.Errorf(tandem.EINVALID, "apply: entry %d changes table %q, which this region does not have; run the same version of tandem in every region", c.LSN, c.Table)
-		}
-		if err := applyRow(ctx, tx, t, c); err != nil {
-			return fmt.Errorf("apply entry %d: %w", c.LSN, err)
-		}
-		if _, err := tx.ExecContext(ctx, `
+	applied, err := sqlstore.ApplyEntries(ctx, tx, tables, changes,
+		func(t *table, c tandem.Change) error { return applyRow(ctx, tx, t, c) },
+		func(c tandem.Change) error {
+			_, err := tx.ExecContext(ctx, `
 			INSERT INTO _tandem_changelog (lsn, epoch, time_us, tbl, key, op, before, after)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.LSN, c.Epoch, c.CommitTime.UnixMicro(), c.Table, string(c.Key), string(c.Op), nullJSON(c.Before), nullJSON(c.After)); err != nil {
-			return fmt.Errorf("apply entry %d: record: %w", c.LSN, err)
-		}
-		head = c.LSN
-		applied++
+				c.LSN, c.Epoch, c.CommitTime.UnixMicro(), c.Table, string(c.Key), string(c.Op), sqlstore.NullJSON(c.Before), sqlstore.NullJSON(c.After))
+			return err
+		})
+	if err != nil {
+		return fmt.Errorf("apply: %w", err)
 	}
 	if applied == 0 {
 		return nil
@@ -98,15 +61,8 @@ func (s *Store) ApplyChanges(ctx context.Context, changes []tandem.Change) error
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("apply: commit: %w", err)
 	}
-	s.notify()
+	s.commits.Notify()
 	return nil
-}
-
-func nullJSON(b json.RawMessage) any {
-	if len(b) == 0 || string(b) == "null" {
-		return nil
-	}
-	return string(b)
 }
 
 // applyRow makes the row change c to table t.
@@ -180,7 +136,7 @@ func decodeRow(t *table, b json.RawMessage) (map[string]any, error) {
 		return nil, tandem.Errorf(tandem.EINVALID, "row image of %s is not a JSON object", t.Name)
 	}
 	for col, v := range m {
-		if !t.has[col] {
+		if !t.Has[col] {
 			return nil, tandem.Errorf(tandem.EINVALID, "table %s has no column %q", t.Name, col)
 		}
 		m[col] = sqlValue(v)
@@ -223,54 +179,11 @@ func (s *Store) Checksums(ctx context.Context) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checksums: %w", err)
 	}
-	out := make(map[string]string, len(tables))
-	for name, t := range tables {
-		sum, err := checksum(ctx, tx, t)
-		if err != nil {
-			return nil, fmt.Errorf("checksum %s: %w", name, err)
+	return sqlstore.Checksums(ctx, tx, tables, func(t *table) string {
+		keys := make([]string, len(t.Key))
+		for i, k := range t.Key {
+			keys[i] = quoteIdent(k)
 		}
-		out[name] = sum
-	}
-	return out, nil
-}
-
-func checksum(ctx context.Context, tx *sql.Tx, t *table) (string, error) {
-	keys := make([]string, len(t.Key))
-	for i, k := range t.Key {
-		keys[i] = quoteIdent(k)
-	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+jsonObject(quoteIdent(t.Name), t.Columns)+" FROM "+quoteIdent(t.Name)+" ORDER BY "+strings.Join(keys, ", "))
-	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
-	h := sha256.New()
-	for rows.Next() {
-		var row string
-		if err := rows.Scan(&row); err != nil {
-			return "", err
-		}
-		canon, err := canonicalJSON(row)
-		if err != nil {
-			return "", err
-		}
-		h.Write(canon)
-		h.Write([]byte{'\n'})
-	}
-	if err := rows.Err(); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// canonicalJSON re-encodes a JSON object with sorted keys and numbers as
-// written, so equal rows hash equally whatever store produced them.
-func canonicalJSON(s string) ([]byte, error) {
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, err
-	}
-	return json.Marshal(m)
+		return "SELECT " + jsonObject(quoteIdent(t.Name), t.Columns) + " FROM " + quoteIdent(t.Name) + " ORDER BY " + strings.Join(keys, ", ")
+	})
 }

@@ -3,28 +3,16 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/tandemhq/tandem"
+	"github.com/tandemhq/tandem/store/internal/sqlstore"
 )
 
 // History returns the first LSN of each epoch's entries.
 func (s *Store) History(ctx context.Context) ([]tandem.EpochStart, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT epoch, min(lsn) FROM _tandem_changelog GROUP BY epoch ORDER BY 2`)
-	if err != nil {
-		return nil, fmt.Errorf("read epoch history: %w", err)
-	}
-	defer rows.Close()
-	var out []tandem.EpochStart
-	for rows.Next() {
-		var e tandem.EpochStart
-		if err := rows.Scan(&e.Epoch, &e.LSN); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return sqlstore.History(ctx, s.rdb)
 }
 
 // Rewind undoes the entries after LSN to. The row changes are undone newest
@@ -45,47 +33,27 @@ func (s *Store) Rewind(ctx context.Context, to uint64) ([]tandem.Change, error) 
 		return nil, nil
 	}
 	err = s.captureOff(ctx, func(tx *sql.Tx) error {
-		for i := len(undo) - 1; i >= 0; i-- {
-			c := undo[i]
-			t, ok := tables[c.Table]
-			if !ok {
-				return fmt.Errorf("entry %d changes table %s, which no longer exists", c.LSN, c.Table)
-			}
-			if err := undoRow(ctx, tx, t, c); err != nil {
-				return fmt.Errorf("undo entry %d: %w", c.LSN, err)
-			}
+		err := sqlstore.UndoEntries(tables, undo,
+			func(t *table, c tandem.Change) error { return applyRow(ctx, tx, t, c) },
+			func(t *table, image json.RawMessage) error {
+				row, err := decodeRow(t, image)
+				if err != nil {
+					return err
+				}
+				where, args := keyClause(t, row)
+				_, err = tx.ExecContext(ctx, "DELETE FROM "+quoteIdent(t.Name)+" WHERE "+where, args...)
+				return err
+			})
+		if err != nil {
+			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM _tandem_changelog WHERE lsn > ?`, to)
+		_, err = tx.ExecContext(ctx, `DELETE FROM _tandem_changelog WHERE lsn > ?`, to)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("rewind to %d: %w", to, err)
 	}
 	return undo, nil
-}
-
-// undoRow reverts the row change c made.
-func undoRow(ctx context.Context, tx *sql.Tx, t *table, c tandem.Change) error {
-	switch c.Op {
-	case tandem.OpInsert:
-		return applyRow(ctx, tx, t, tandem.Change{Op: tandem.OpDelete, Key: c.Key})
-	case tandem.OpDelete:
-		return applyRow(ctx, tx, t, tandem.Change{Op: tandem.OpInsert, Key: c.Key, After: c.Before})
-	case tandem.OpUpdate:
-		// The row is now at the after-image's key, which differs from the
-		// entry's key when the update changed the primary key.
-		after, err := decodeRow(t, c.After)
-		if err != nil {
-			return err
-		}
-		where, args := keyClause(t, after)
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+quoteIdent(t.Name)+" WHERE "+where, args...); err != nil {
-			return err
-		}
-		return applyRow(ctx, tx, t, tandem.Change{Op: tandem.OpInsert, Key: c.Key, After: c.Before})
-	default:
-		return tandem.Errorf(tandem.EINVALID, "unknown operation %q", c.Op)
-	}
 }
 
 // Resync removes every application row and changelog entry.
@@ -127,7 +95,7 @@ func (s *Store) captureOff(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	s.notify()
+	s.commits.Notify()
 	return nil
 }
 
@@ -154,35 +122,13 @@ func (s *Store) Replay(ctx context.Context, c tandem.Change) error {
 		if err != nil && err != sql.ErrNoRows {
 			return err
 		}
-		same, err := sameRow(now, string(c.Before))
+		same, err := sqlstore.SameRow(now, string(c.Before))
 		if err != nil {
 			return err
 		}
 		if !same {
-			current := "absent"
-			if now.Valid {
-				current = now.String
-			}
-			return tandem.Errorf(tandem.ECONFLICT, "row %s %s has changed since the entry was written; it is now %s", c.Table, c.Key, current)
+			return sqlstore.Conflict(c, now)
 		}
 		return applyRow(ctx, stx, t, c)
 	})
-}
-
-// sameRow reports whether a row as stored (null when absent) equals an
-// image (empty or "null" for no row).
-func sameRow(now sql.NullString, image string) (bool, error) {
-	absent := strings.TrimSpace(image) == "" || strings.TrimSpace(image) == "null"
-	if !now.Valid || absent {
-		return !now.Valid && absent, nil
-	}
-	a, err := canonicalJSON(now.String)
-	if err != nil {
-		return false, err
-	}
-	b, err := canonicalJSON(image)
-	if err != nil {
-		return false, err
-	}
-	return string(a) == string(b), nil
 }

@@ -7,15 +7,11 @@ import (
 	"strings"
 
 	"github.com/tandemhq/tandem"
+	"github.com/tandemhq/tandem/store/internal/sqlstore"
 )
 
 // table describes an application table: its columns and primary key.
-type table struct {
-	Name    string
-	Columns []string
-	Key     []string
-	has     map[string]bool
-}
+type table = sqlstore.Table
 
 // Migrate applies the app's migrations that have not run yet and regenerates
 // the change-capture triggers of every application table. Migrations run
@@ -90,66 +86,14 @@ func (s *Store) tables(ctx context.Context) (map[string]*table, error) {
 	return s.schema, nil
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-}
+type querier = sqlstore.Querier
 
 func readTables(ctx context.Context, q querier) (map[string]*table, error) {
-	rows, err := q.QueryContext(ctx, `
+	return sqlstore.ReadTables(ctx, q, `
 		SELECT name FROM sqlite_master
 		WHERE type = 'table' AND name NOT LIKE '\_tandem%' ESCAPE '\' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'
-		ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
-	}
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		names = append(names, n)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	out := make(map[string]*table, len(names))
-	for _, n := range names {
-		t, err := readTable(ctx, q, n)
-		if err != nil {
-			return nil, err
-		}
-		out[n] = t
-	}
-	return out, nil
-}
-
-func readTable(ctx context.Context, q querier, name string) (*table, error) {
-	rows, err := q.QueryContext(ctx, `SELECT name, pk FROM pragma_table_info(?) ORDER BY cid`, name)
-	if err != nil {
-		return nil, fmt.Errorf("describe %s: %w", name, err)
-	}
-	defer rows.Close()
-	t := &table{Name: name, has: map[string]bool{}}
-	keyAt := map[int]string{}
-	for rows.Next() {
-		var col string
-		var pk int
-		if err := rows.Scan(&col, &pk); err != nil {
-			return nil, err
-		}
-		t.Columns = append(t.Columns, col)
-		t.has[col] = true
-		if pk > 0 {
-			keyAt[pk] = col
-		}
-	}
-	for i := 1; i <= len(keyAt); i++ {
-		t.Key = append(t.Key, keyAt[i])
-	}
-	return t, rows.Err()
+		ORDER BY name`,
+		`SELECT name, pk FROM pragma_table_info(?) ORDER BY cid`)
 }
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

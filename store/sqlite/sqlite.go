@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tandemhq/tandem"
+	"github.com/tandemhq/tandem/store/internal/sqlstore"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -43,15 +44,13 @@ type Store struct {
 	writer atomic.Bool
 
 	mu      sync.Mutex
-	changed chan struct{}
 	schema  map[string]*table // application tables, nil until read
-	guard   tandem.WriteGuard
-	hook    tandem.CommitHook
+	commits sqlstore.Commits
 }
 
 // New returns a store on the file at path. Call Open before use.
 func New(path string) *Store {
-	return &Store{Path: path, Synchronous: DefaultSynchronous, Now: time.Now, changed: make(chan struct{})}
+	return &Store{Path: path, Synchronous: DefaultSynchronous, Now: time.Now}
 }
 
 // Open opens the database, creating it and the changelog when new.
@@ -124,20 +123,8 @@ CREATE TABLE IF NOT EXISTS _tandem_migrations (
 );
 `
 
-// notify wakes everyone waiting on Changed.
-func (s *Store) notify() {
-	s.mu.Lock()
-	close(s.changed)
-	s.changed = make(chan struct{})
-	s.mu.Unlock()
-}
-
 // Changed returns a channel closed at the next commit.
-func (s *Store) Changed() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.changed
-}
+func (s *Store) Changed() <-chan struct{} { return s.commits.Changed() }
 
 // Update runs fn in a write transaction; see tandem.Store.
 func (s *Store) Update(ctx context.Context, fn func(tandem.Tx) error) error {
@@ -155,28 +142,7 @@ func (s *Store) Update(ctx context.Context, fn func(tandem.Tx) error) error {
 	if err := fn(sqlTx{tx}); err != nil {
 		return err
 	}
-	var head uint64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(lsn), 0) FROM _tandem_changelog`).Scan(&head); err != nil {
-		return fmt.Errorf("read head: %w", err)
-	}
-	s.mu.Lock()
-	guard, hook := s.guard, s.hook
-	s.mu.Unlock()
-	if guard != nil {
-		release, err := guard(ctx)
-		if err != nil {
-			return err
-		}
-		defer release()
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	s.notify()
-	if hook != nil {
-		return hook(ctx, head)
-	}
-	return nil
+	return s.commits.Commit(ctx, tx, func() {})
 }
 
 // View runs fn in a read transaction.
@@ -203,32 +169,11 @@ func (s *Store) SetRole(ctx context.Context, role tandem.Role) error {
 }
 
 // Role returns the store's role.
-func (s *Store) Role(ctx context.Context) (tandem.Role, error) {
-	var r tandem.Role
-	var w int
-	if err := s.rdb.QueryRowContext(ctx, `SELECT writer, epoch FROM _tandem_state WHERE id = 1`).Scan(&w, &r.Epoch); err != nil {
-		return r, fmt.Errorf("read role: %w", err)
-	}
-	r.Writer = w == 1
-	return r, nil
-}
+func (s *Store) Role(ctx context.Context) (tandem.Role, error) { return sqlstore.Role(ctx, s.rdb) }
 
 // Position returns the head of the changelog.
 func (s *Store) Position(ctx context.Context) (tandem.Position, error) {
-	var p tandem.Position
-	var us int64
-	err := s.rdb.QueryRowContext(ctx, `
-		SELECT coalesce((SELECT lsn FROM _tandem_changelog ORDER BY lsn DESC LIMIT 1), 0),
-		       coalesce((SELECT time_us FROM _tandem_changelog ORDER BY lsn DESC LIMIT 1), 0),
-		       epoch
-		FROM _tandem_state WHERE id = 1`).Scan(&p.LSN, &us, &p.Epoch)
-	if err != nil {
-		return p, fmt.Errorf("read position: %w", err)
-	}
-	if us != 0 {
-		p.Time = time.UnixMicro(us).UTC()
-	}
-	return p, nil
+	return sqlstore.Position(ctx, s.rdb)
 }
 
 // sqlTx adapts *sql.Tx to tandem.Tx.
@@ -247,15 +192,7 @@ func (t sqlTx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 }
 
 // SetGuard sets the write guard called before every Update commits.
-func (s *Store) SetGuard(g tandem.WriteGuard) {
-	s.mu.Lock()
-	s.guard = g
-	s.mu.Unlock()
-}
+func (s *Store) SetGuard(g tandem.WriteGuard) { s.commits.SetGuard(g) }
 
 // SetCommitHook sets the hook called after every Update commits.
-func (s *Store) SetCommitHook(h tandem.CommitHook) {
-	s.mu.Lock()
-	s.hook = h
-	s.mu.Unlock()
-}
+func (s *Store) SetCommitHook(h tandem.CommitHook) { s.commits.SetCommitHook(h) }

@@ -54,12 +54,3 @@ func TestReopenKeepsDataAndRole(t *testing.T) {
 		t.Fatalf("position after reopen = %+v", p)
 	}
 }
-
-func TestTableWithoutPrimaryKeyRefused(t *testing.T) {
-	s := open(t)
-	defer s.Close()
-	err := s.Migrate(context.Background(), "bad", []tandem.Migration{{Name: "1", SQL: `CREATE TABLE nokey (a TEXT)`}})
-	if err == nil {
-		t.Fatal("a table without a primary key was accepted")
-	}
-}

@@ -31,6 +31,18 @@ func RunContract(t *testing.T, open Opener) {
 	t.Run("ChangedWakesWaiters", func(t *testing.T) { testChanged(t, open) })
 	t.Run("RewindAndReplay", func(t *testing.T) { testRewindAndReplay(t, open) })
 	t.Run("Resync", func(t *testing.T) { testResync(t, open) })
+	t.Run("MigrateRefusesTableWithoutKey", func(t *testing.T) { testTableWithoutKey(t, open) })
+}
+
+// testTableWithoutKey: replication addresses rows by primary key, so a
+// table without one is refused at migration.
+func testTableWithoutKey(t *testing.T, open Opener) {
+	s := open(t)
+	defer s.Close()
+	err := s.Migrate(context.Background(), "bad", []tandem.Migration{{Name: "1", SQL: `CREATE TABLE nokey (a TEXT)`}})
+	if err == nil {
+		t.Fatal("a table without a primary key was accepted")
+	}
 }
 
 // MustOpenWriter opens a store with the suite's table, as the writer of epoch 1.
