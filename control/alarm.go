@@ -1,14 +1,14 @@
 package control
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/tandemhq/tandem/internal/httpjson"
 )
 
 // Alarm names.
@@ -224,31 +224,13 @@ func (c *Controller) postWebhooks(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case ev := <-c.webhookQueue:
-			body, _ := json.Marshal(ev)
 			for _, url := range c.Webhooks {
-				if err := postJSON(ctx, client, url, body); err != nil {
+				if err := httpjson.Call(ctx, client, http.MethodPost, url, "", ev, nil); err != nil {
 					c.Logger.Warn("alarm webhook failed", "url", url, "alarm", ev.Alarm, "err", err)
 				}
 			}
 		}
 	}
-}
-
-func postJSON(ctx context.Context, client *http.Client, url string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("answered %s", resp.Status)
-	}
-	return nil
 }
 
 // AlarmEdgeErrors: the edge answered more than ErrorRateAlarm of its

@@ -91,9 +91,9 @@ func Errorf(w http.ResponseWriter, r *http.Request, code, format string, args ..
 	Error(w, r, nil, tandem.Errorf(code, "%s", fmt.Sprintf(format, args...)))
 }
 
-// Call sends in (if not nil) as JSON to url with the bearer token, and
-// decodes a 2xx answer's JSON into out (if not nil). Any other answer is an
-// error carrying the status and the server's message.
+// Call sends in (if not nil) as JSON to url with the bearer token (if not
+// empty), and decodes a 2xx answer's JSON into out (if not nil). Any other
+// answer is an error carrying the status and the server's message.
 func Call(ctx context.Context, client *http.Client, method, url, token string, in, out any) error {
 	var body io.Reader
 	if in != nil {
@@ -107,7 +107,9 @@ func Call(ctx context.Context, client *http.Client, method, url, token string, i
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
