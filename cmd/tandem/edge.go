@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -116,35 +115,11 @@ func (e *Edge) Close() error {
 
 // runEdge is `tandem edge`.
 func runEdge(args []string) error {
-	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
-	config := fs.String("config", "", "edge configuration `file` (YAML)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: tandem edge --config FILE\n\nRuns the edge: the proxy that sends traffic to the writer region, and the\ncontroller unless the configuration names a separate one.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *config == "" {
-		fs.Usage()
-		return errUsage
-	}
 	var cfg EdgeConfig
-	if err := loadYAML(*config, &cfg); err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	secret, err := readSecret(cfg.SecretFile)
-	if err != nil {
-		return err
-	}
-	e := &Edge{Config: cfg, Secret: secret, Logger: newLogger()}
-	if err := e.Open(); err != nil {
-		return err
-	}
-	waitForSignal()
-	e.Logger.Info("edge stopping")
-	return e.Close()
+	return runComponent("edge", "Runs the edge: the proxy that sends traffic to the writer region, and the\ncontroller unless the configuration names a separate one.", args, &cfg,
+		func() string { return cfg.SecretFile },
+		func(secret string) (service, error) {
+			e := &Edge{Config: cfg, Secret: secret, Logger: newLogger()}
+			return e, e.Open()
+		})
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -260,35 +259,11 @@ func (g *Region) registerGauges(reg prometheus.Registerer) {
 
 // runRegion is `tandem region`.
 func runRegion(args []string) error {
-	fs := flag.NewFlagSet("region", flag.ContinueOnError)
-	config := fs.String("config", "", "region configuration `file` (YAML)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: tandem region --config FILE\n\nRuns one region: its store, replication and HTTP API.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *config == "" {
-		fs.Usage()
-		return errUsage
-	}
 	var cfg RegionConfig
-	if err := loadYAML(*config, &cfg); err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	secret, err := readSecret(cfg.SecretFile)
-	if err != nil {
-		return err
-	}
-	g := &Region{Config: cfg, Secret: secret, Logger: newLogger()}
-	if err := g.Open(); err != nil {
-		return err
-	}
-	waitForSignal()
-	g.Logger.Info("region stopping", "region", cfg.Name)
-	return g.Close()
+	return runComponent("region", "Runs one region: its store, replication and HTTP API.", args, &cfg,
+		func() string { return cfg.SecretFile },
+		func(secret string) (service, error) {
+			g := &Region{Config: cfg, Secret: secret, Logger: newLogger()}
+			return g, g.Open()
+		})
 }
