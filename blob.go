@@ -33,3 +33,19 @@ type BlobInfo struct {
 	Size     int64     `json:"size"`
 	Modified time.Time `json:"modified"`
 }
+
+// ValidBlobHash reports whether s is a blob's address: 64 lowercase hex
+// digits. Stores make paths and keys only from such strings, so no hash can
+// name anything outside the store.
+func ValidBlobHash(s string) bool {
+	return len(s) == 64 && isLowerHex(s)
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"io"
+	"strings"
 
 	"github.com/tandemhq/tandem"
 )
@@ -10,29 +11,16 @@ import (
 // checkHash returns EINVALID unless hash is 64 lowercase hex digits. Only
 // such strings become paths, so no hash can escape Dir.
 func checkHash(hash string) error {
-	if !validHash(hash) {
+	if !tandem.ValidBlobHash(hash) {
 		return tandem.Errorf(tandem.EINVALID, "invalid blob hash %q", hash)
 	}
 	return nil
 }
 
-func validHash(hash string) bool {
-	return len(hash) == 64 && isLowerHex(hash)
-}
-
 // validShard reports whether name is a shard directory name: two lowercase
 // hex digits.
 func validShard(name string) bool {
-	return len(name) == 2 && isLowerHex(name)
-}
-
-func isLowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
+	return len(name) == 2 && strings.Trim(name, "0123456789abcdef") == ""
 }
 
 // ctxReader fails reads once ctx is done, so that a cancelled request stops

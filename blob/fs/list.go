@@ -56,7 +56,7 @@ func listShard(ctx context.Context, dir, prefix string, fn func(tandem.BlobInfo)
 			return err
 		}
 		hash := e.Name()
-		if !e.Type().IsRegular() || !validHash(hash) || !strings.HasPrefix(hash, prefix) {
+		if !e.Type().IsRegular() || !tandem.ValidBlobHash(hash) || !strings.HasPrefix(hash, prefix) {
 			continue
 		}
 		fi, err := e.Info()

@@ -10,23 +10,10 @@ import (
 // checkHash returns EINVALID unless hash is 64 lowercase hex digits. Only
 // such strings become keys, so no hash can name a key outside Prefix.
 func checkHash(hash string) error {
-	if !validHash(hash) {
+	if !tandem.ValidBlobHash(hash) {
 		return tandem.Errorf(tandem.EINVALID, "invalid blob hash %q", hash)
 	}
 	return nil
-}
-
-func validHash(hash string) bool {
-	return len(hash) == 64 && isLowerHex(hash)
-}
-
-func isLowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // ctxReader fails reads once ctx is done, so that a cancelled request stops

@@ -213,7 +213,7 @@ func (s *Store) List(ctx context.Context, fn func(tandem.BlobInfo) error) error 
 			return fmt.Errorf("list blobs: %w", oi.Err)
 		}
 		hash, ok := strings.CutPrefix(oi.Key, s.cfg.Prefix)
-		if !ok || !validHash(hash) {
+		if !ok || !tandem.ValidBlobHash(hash) {
 			continue
 		}
 		if err := fn(blobInfo(hash, oi)); err != nil {
