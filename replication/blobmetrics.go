@@ -27,12 +27,7 @@ type BlobMetrics struct {
 
 // NewBlobMetrics registers a blob fetcher's metrics on reg.
 func NewBlobMetrics(reg prometheus.Registerer) *BlobMetrics {
-	g := func(name, help string) prometheus.Gauge {
-		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "tandem", Subsystem: "blob", Name: name, Help: help})
-	}
-	c := func(name, help string) prometheus.Counter {
-		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tandem", Subsystem: "blob", Name: name, Help: help})
-	}
+	g, c := gauge("blob"), counter("blob")
 	m := &BlobMetrics{
 		pending:      g("pending_objects", "Blobs referenced by replicated rows that are not yet fetched and verified here."),
 		pendingBytes: g("pending_bytes", "Bytes of the pending blobs."),

@@ -24,12 +24,7 @@ type Metrics struct {
 
 // NewMetrics registers a follower's metrics on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	g := func(name, help string) prometheus.Gauge {
-		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "tandem", Subsystem: "replication", Name: name, Help: help})
-	}
-	c := func(name, help string) prometheus.Counter {
-		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tandem", Subsystem: "replication", Name: name, Help: help})
-	}
+	g, c := gauge("replication"), counter("replication")
 	m := &Metrics{
 		appliedLSN:   g("applied_lsn", "LSN of the last changelog entry applied from the writer."),
 		headLSN:      g("head_lsn", "Head LSN of the writer, as last heard."),
@@ -90,4 +85,17 @@ func (m *Metrics) rejoined(n int) {
 	}
 	m.rejoins.Inc()
 	m.quarantined.Add(float64(n))
+}
+
+// gauge and counter return constructors of tandem's metrics in a subsystem.
+func gauge(subsystem string) func(name, help string) prometheus.Gauge {
+	return func(name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "tandem", Subsystem: subsystem, Name: name, Help: help})
+	}
+}
+
+func counter(subsystem string) func(name, help string) prometheus.Counter {
+	return func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tandem", Subsystem: subsystem, Name: name, Help: help})
+	}
 }
