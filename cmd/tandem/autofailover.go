@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -83,11 +82,10 @@ func runAutoFailover(args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	c, err := t.client()
+	c, ctx, cancel, err := t.connect(10 * time.Second)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var st control.AutoFailoverStatus
 	if rest[0] == "status" {

@@ -48,6 +48,17 @@ func (t *target) client() (*control.Client, error) {
 	return &control.Client{URL: url, Secret: secret}, nil
 }
 
+// connect returns a client for the target and a context that ends after
+// timeout; the caller calls cancel.
+func (t *target) connect(timeout time.Duration) (*control.Client, context.Context, context.CancelFunc, error) {
+	c, err := t.client()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	return c, ctx, cancel, nil
+}
+
 // parse parses args with flags allowed before, between and after the
 // positional arguments, which fs.Args then returns.
 func parse(fs *flag.FlagSet, args []string, usage string) error {
@@ -80,11 +91,10 @@ func runStatus(args []string) error {
 	if err := parse(fs, args, "Usage: tandem status [--json] [--checksums]\n\nShows the app id, state, writer, epoch, routing controls and, per region,\nhealth, applied and head LSN and replication lag.\n\n"); err != nil {
 		return err
 	}
-	c, err := t.client()
+	c, ctx, cancel, err := t.connect(10 * time.Second)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	st, err := c.Status(ctx, *checksums)
 	if err != nil {
@@ -185,11 +195,10 @@ func runState(args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	c, err := t.client()
+	c, ctx, cancel, err := t.connect(10 * time.Second)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var snap tandem.Snapshot
 	if rest[0] == "get" {
@@ -217,11 +226,10 @@ func runRouting(args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	c, err := t.client()
+	c, ctx, cancel, err := t.connect(10 * time.Second)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	snap, err := c.SetRouting(ctx, rest[1], rest[2] == "on")
 	if err != nil {

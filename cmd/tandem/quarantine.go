@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -34,11 +33,10 @@ func runQuarantine(args []string) error {
 	if *format != "json" {
 		return fmt.Errorf("unknown export format %q: json is the only one", *format)
 	}
-	c, err := t.client()
+	c, ctx, cancel, err := t.connect(30 * time.Second)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	switch rest[0] {
 	case "list", "export":

@@ -111,11 +111,10 @@ func runRunbooks(args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	c, err := t.client()
+	c, ctx, cancel, err := t.connect(10 * time.Second)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var v any
 	if rest[0] == "list" {
