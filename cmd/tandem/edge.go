@@ -16,6 +16,7 @@ import (
 	"github.com/tandemhq/tandem"
 	"github.com/tandemhq/tandem/control"
 	"github.com/tandemhq/tandem/edge"
+	"github.com/tandemhq/tandem/ui"
 )
 
 // Edge is the running edge: the proxy in front of the regions and, when
@@ -74,6 +75,8 @@ func (e *Edge) Open() error {
 	}
 
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET "+ui.Prefix, ui.NewHandler(func() ui.Config { return uiConfig(snapshot()) }))
+	mux.Handle("GET /{$}", http.RedirectHandler(ui.Prefix, http.StatusFound))
 	mux.Handle("/", &edge.Proxy{
 		Snapshot:     snapshot,
 		Logger:       e.Logger.With("component", "edge"),
@@ -122,4 +125,14 @@ func runEdge(args []string) error {
 			e := &Edge{Config: cfg, Secret: secret, Logger: newLogger()}
 			return e, e.Open()
 		})
+}
+
+// uiConfig is what the web app needs of the deployment: the app id for the
+// state API and the regions' names.
+func uiConfig(snap tandem.Snapshot) ui.Config {
+	c := ui.Config{AppID: snap.AppID, Regions: []string{}}
+	for _, r := range snap.Regions {
+		c.Regions = append(c.Regions, r.Name)
+	}
+	return c
 }

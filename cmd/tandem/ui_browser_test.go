@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/tandemhq/tandem"
+	"github.com/tandemhq/tandem/httpapi"
+	"github.com/tandemhq/tandem/internal/phototest"
+)
+
+// chromiumPath is the browser the UI tests drive, or "" when none is
+// installed (scripts/test installs Debian's chromium).
+func chromiumPath() string {
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// browser is a headless chromium tab on a fresh profile.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	path := chromiumPath()
+	if path == "" {
+		t.Skip("no chromium binary on PATH: install it (apt-get install -y chromium, as scripts/test does) to run the browser tests")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1200, 900),
+	)
+	ctx, cancelTimeout := context.WithTimeout(context.Background(), 4*time.Minute)
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(func() { cancelBrowser(); cancelAlloc(); cancelTimeout() })
+	return &browser{t: t, ctx: bctx}
+}
+
+// do runs actions, failing the test with a screenshot when one fails.
+func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		b.fail("%s: %v", what, err)
+	}
+}
+
+// waitFor polls the JavaScript predicate until it is true, for at most
+// timeout.
+func (b *browser) waitFor(what, predicate string, timeout time.Duration) {
+	b.t.Helper()
+	b.do(what, chromedp.Poll[chromedp.Void](predicate,
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+}
+
+// fail saves a screenshot and the page's text, then fails the test.
+func (b *browser) fail(format string, args ...any) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+		dir, _ := os.MkdirTemp("", "tandem-ui-failure")
+		path := filepath.Join(dir, b.t.Name()+".png")
+		if err := os.WriteFile(path, png, 0o644); err == nil {
+			b.t.Logf("screenshot of the page: %s", path)
+		}
+	}
+	if text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`)); err == nil {
+		b.t.Logf("page text:\n%s", text)
+	}
+	b.t.Fatalf(format, args...)
+}
+
+// comment opens the photo's page and submits a comment.
+func (b *browser) comment(photoID, text string) {
+	b.t.Helper()
+	b.do("post a comment",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/photo/`+photoID+`"`),
+		chromedp.WaitVisible(chromedp.CSS("#comment-text")),
+		chromedp.WaitEnabled(chromedp.CSS("#comment-text")),
+		chromedp.SetValue(chromedp.CSS("#comment-text"), text),
+		chromedp.Click(chromedp.CSS("#comment-form button")),
+	)
+}
+
+func jsString(s string) string { return strconv.Quote(s) }
+
+// TestUIBrowser drives the web app in chromium through the edge of `tandem
+// up`: sign-in through the forced password change, an upload shown in the
+// gallery, a comment, fencing that disables both forms with the reference
+// messages, a switchover from the operations console that the navbar
+// follows without losing the session, and sign-out.
+func TestUIBrowser(t *testing.T) {
+	b := newBrowser(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	base := freePortBase(t)
+	startUp(t, dir, base)
+	edge := fmt.Sprintf("http://127.0.0.1:%d", base)
+	creds, err := readAdminCredentials(filepath.Join(dir, adminCredentialsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const wait = 15 * time.Second
+
+	b.do("sign in", chromedp.Navigate(edge+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#signin-user")),
+		chromedp.SetValue(chromedp.CSS("#signin-user"), creds.Username),
+		chromedp.SetValue(chromedp.CSS("#signin-password"), creds.Password),
+		chromedp.Click(chromedp.CSS("#signin-form button")),
+		chromedp.WaitVisible(chromedp.CSS("#newpw-password")),
+	)
+	b.waitFor("the region after the login call", `document.getElementById("region").textContent === "Current Region: `+tandem.DefaultWriterRegion+`"`, wait)
+	const newPassword = "Browser-Test-Passw0rd!"
+	b.do("choose a new password",
+		chromedp.SetValue(chromedp.CSS("#newpw-password"), newPassword),
+		chromedp.SetValue(chromedp.CSS("#newpw-confirm"), newPassword),
+		chromedp.Click(chromedp.CSS("#newpw-form button")),
+	)
+	b.waitFor("welcome and the photos page", `document.getElementById("welcome").textContent === "welcome `+creds.Username+`" && !document.getElementById("view-photos").hidden`, wait)
+
+	photo := filepath.Join(t.TempDir(), "noise.png")
+	if err := os.WriteFile(photo, phototest.NoisePNG(t, 320, 240, 7), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.do("upload a photo",
+		chromedp.WaitEnabled(chromedp.CSS("#upload-file")),
+		chromedp.SetUploadFiles(chromedp.CSS("#upload-file"), []string{photo}),
+		chromedp.Click(chromedp.CSS("#upload-form button")),
+	)
+	b.waitFor("the photo in the gallery", `document.getElementById("upload-message").textContent === "Uploaded." && document.querySelectorAll("#gallery img").length === 1`, wait)
+	b.waitFor("its thumbnail loaded", `document.querySelector("#gallery img").complete && document.querySelector("#gallery img").naturalWidth > 0`, wait)
+
+	const comment = "hello from the browser"
+	b.comment("photo-ui", comment)
+	b.waitFor("the comment in the list", `document.getElementById("comments").textContent.includes(`+jsString(comment)+`)`, wait)
+
+	// Fenced: the form is disabled with the reference message within the
+	// page's polling interval (3 s), and enabled again when active.
+	cli(t, "state", "set", "fenced", "--dir", dir)
+	b.waitFor("the fenced form", `document.getElementById("comment-text").disabled && document.getElementById("comment-message").textContent === `+jsString(httpapi.FencedCommentMessage)+` && document.getElementById("upload-message").textContent === `+jsString(httpapi.FencedPhotoMessage)+` && !document.getElementById("state-banner").hidden`, 10*time.Second)
+	cli(t, "state", "set", "active", "--dir", dir)
+	b.waitFor("the form enabled again", `!document.getElementById("comment-text").disabled && document.getElementById("state-banner").hidden`, 10*time.Second)
+
+	// The console runs a switchover; the navbar follows the writer.
+	b.do("open the console", chromedp.Evaluate[chromedp.Void](`location.hash = "#/console"`))
+	b.waitFor("the console's status", `document.getElementById("op-writer").textContent === "`+tandem.DefaultWriterRegion+`" && document.getElementById("op-regions").rows.length === 2 && document.getElementById("switch-target").value === "`+tandem.DefaultStandbyRegion+`"`, wait)
+	b.do("start a switchover",
+		chromedp.Click(chromedp.CSS("#switch-form button")),
+		chromedp.WaitVisible(chromedp.CSS("#switch-confirm")),
+		chromedp.Click(chromedp.CSS("#switch-confirm")),
+	)
+	b.waitFor("the switchover's steps", `document.querySelector("#runbook-current[data-status=succeeded] .steps li") !== null`, 60*time.Second)
+	b.waitFor("the new writer in the console", `document.getElementById("op-writer").textContent === "`+tandem.DefaultStandbyRegion+`"`, wait)
+	b.waitFor("the navbar following the writer", `document.getElementById("region").textContent === "Current Region: `+tandem.DefaultStandbyRegion+`" && document.getElementById("welcome").textContent === "welcome `+creds.Username+`"`, wait)
+
+	const after = "still signed in after the switchover"
+	b.comment("photo-ui", after)
+	b.waitFor("the comments from both regions", `document.getElementById("comments").textContent.includes(`+jsString(comment)+`) && document.getElementById("comments").textContent.includes(`+jsString(after)+`)`, wait)
+
+	b.do("sign out", chromedp.Click(chromedp.CSS("#signout")))
+	b.waitFor("the sign-in page", `!document.getElementById("view-signin").hidden && document.getElementById("welcome").textContent === "" && sessionStorage.getItem("tandem.session") === null`, wait)
+}
