@@ -33,6 +33,8 @@ func TestAdminToken(t *testing.T) {
 	}{
 		{"admin sets state", "PUT", "/control/v1/state", "Bearer admin-token", state, 200, "fenced"},
 		{"admin reads status", "GET", "/control/v1/events", "Bearer admin-token", "", 200, "events"},
+		{"admin reads the dashboard", "GET", "/control/v1/dashboard", "Bearer admin-token", "", 200, `"regions"`},
+		{"user reads the dashboard", "GET", "/control/v1/dashboard", "Bearer user-token", "", 403, "admin"},
 		{"user sets state", "PUT", "/control/v1/state", "Bearer user-token", state, 403, "admin"},
 		{"bad token", "PUT", "/control/v1/state", "Bearer forged", state, 401, "invalid token"},
 		{"admin watches snapshot", "GET", "/control/v1/snapshot", "Bearer admin-token", "", 401, "secret"},

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tandemhq/tandem"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -71,8 +72,11 @@ type Controller struct {
 	WebhookTimeout time.Duration
 	// Metrics, if set, is where the controller reports; nil reports nothing.
 	Metrics *Metrics
+	// Gatherer, if set, holds the edge's request metrics the dashboard draws.
+	Gatherer prometheus.Gatherer
 
-	db *sql.DB
+	db        *sql.DB
+	dashboard dashboardSampler
 
 	mu      sync.Mutex
 	snap    tandem.Snapshot

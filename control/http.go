@@ -82,6 +82,7 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /control/v1/runbooks", h.handleListRunbooks)
 	h.mux.HandleFunc("GET /control/v1/runbooks/{id}", h.handleGetRunbook)
 	h.mux.HandleFunc("GET /control/v1/alarms", h.handleAlarms)
+	h.mux.HandleFunc("GET /control/v1/dashboard", h.handleDashboard)
 	h.mux.HandleFunc("GET /control/v1/autofailover", h.handleGetAutoFailover)
 	h.mux.HandleFunc("PUT /control/v1/autofailover", h.handleSetAutoFailover)
 	h.mux.HandleFunc("/control/", func(w http.ResponseWriter, r *http.Request) {

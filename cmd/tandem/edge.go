@@ -57,6 +57,7 @@ func (e *Edge) Open() error {
 		configureMonitoring(e.controller, cfg.Controller)
 		e.controller.Metrics = control.NewMetrics(reg)
 		e.controller.EdgeRequests = edgeRequests(reg)
+		e.controller.Gatherer = reg
 		init := tandem.Snapshot{AppID: cfg.Controller.AppID}
 		for _, r := range cfg.Controller.Regions {
 			init.Regions = append(init.Regions, tandem.RegionInfo{Name: r.Name, URL: r.URL})

@@ -111,7 +111,7 @@ func jsString(s string) string { return strconv.Quote(s) }
 // up`: sign-in through the forced password change, an upload shown in the
 // gallery, a comment, fencing that disables both forms with the reference
 // messages, a switchover from the operations console that the navbar
-// follows without losing the session, and sign-out.
+// follows without losing the session, the live dashboard, and sign-out.
 func TestUIBrowser(t *testing.T) {
 	b := newBrowser(t)
 	dir := filepath.Join(t.TempDir(), "data")
@@ -174,6 +174,8 @@ func TestUIBrowser(t *testing.T) {
 	b.waitFor("the switchover's steps", `document.querySelector("#runbook-current[data-status=succeeded] .steps li") !== null`, 60*time.Second)
 	b.waitFor("the new writer in the console", `document.getElementById("op-writer").textContent === "`+tandem.DefaultStandbyRegion+`"`, wait)
 	b.waitFor("the navbar following the writer", `document.getElementById("region").textContent === "Current Region: `+tandem.DefaultStandbyRegion+`" && document.getElementById("welcome").textContent === "welcome `+creds.Username+`"`, wait)
+
+	dashboardStep(t, b, edge, wait)
 
 	const after = "still signed in after the switchover"
 	b.comment("photo-ui", after)

@@ -41,6 +41,7 @@ async function refreshConsole() {
       sel.replaceChildren(...targets.map((n) => new Option(n, n)));
     }
     await refreshRunbooks();
+    await refreshDashboard();
   } catch (e) { showError("Cannot read the controller's status: " + e.message); return; }
   showError("");
 }
