@@ -212,7 +212,10 @@ func promote(ctx context.Context, c *Controller, r *run) (string, error) {
 			r.rb.Data.LastHead = h
 			r.mu.Unlock()
 		}
-		return st.Writer && st.SnapshotVersion >= snap.Version, fmt.Sprintf("%s writer in epoch %d at LSN %d", r.rb.Target, snap.Epoch, st.Position.LSN), nil
+		// The new writer also holds its lease before the runbook goes on, so
+		// that writes work as soon as the state allows them again.
+		ready := st.Writer && st.SnapshotVersion >= snap.Version && st.Lease.Held && st.Lease.Epoch == snap.Epoch
+		return ready, fmt.Sprintf("%s writer in epoch %d at LSN %d, lease held %v", r.rb.Target, snap.Epoch, st.Position.LSN, st.Lease.Held), nil
 	})
 	if err != nil {
 		return "", err

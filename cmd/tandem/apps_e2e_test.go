@@ -71,12 +71,10 @@ func TestUpReferenceApps(t *testing.T) {
 	if r.status != 202 || !strings.Contains(r.body, `"kind":"switchover"`) {
 		t.Fatalf("execute-runbook: %+v", r)
 	}
-	retry.Until(t, 50*time.Millisecond, 30*time.Second, func() error {
-		if snap := status(t, dir).Snapshot; snap.Writer != tandem.DefaultStandbyRegion || snap.State != tandem.StateActive {
-			return fmt.Errorf("writer %s, state %s", snap.Writer, snap.State)
-		}
-		return nil
-	})
+	checkAllSucceeded(t, waitRunbook(t, dir))
+	if snap := status(t, dir).Snapshot; snap.Writer != tandem.DefaultStandbyRegion || snap.State != tandem.StateActive {
+		t.Fatalf("after the switchover: %s", snap)
+	}
 	if r := callWith(t, "POST", edge+"/remittance/create-remittance", remittance, "Authorization", idToken); r.status != 201 || r.region != tandem.DefaultStandbyRegion {
 		t.Fatalf("create remittance after the switchover: %+v", r)
 	}
