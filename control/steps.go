@@ -250,7 +250,7 @@ func setStateStep(state tandem.AppState) func(context.Context, *Controller, *run
 // probe writes until a write is acknowledged, and records the RTO.
 func probe(ctx context.Context, c *Controller, r *run) (string, error) {
 	var attempts int
-	detail, err := poll(ctx, r.timeout(), func() (bool, string, error) {
+	_, err := poll(ctx, r.timeout(), func() (bool, string, error) {
 		attempts++
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
@@ -262,7 +262,6 @@ func probe(ctx context.Context, c *Controller, r *run) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	_ = detail
 	r.mu.Lock()
 	from, since := r.rb.Started, "the runbook started"
 	if !r.rb.DetectedAt.IsZero() {
