@@ -2,9 +2,16 @@
 "use strict";
 
 const MAX_PHOTO_BYTES = 10 << 20; // the API's default (blobs.max_photo_bytes)
-const views = ["signin", "photos", "photo", "console"];
 let pollTimer = null;
 let galleryNext = "";
+
+// pages maps each view (a <section id="view-NAME">) to what it does when
+// shown and left: start(arg) and stop(), both optional; admin pages are for
+// admins only. The other scripts register their pages with page().
+const pages = { signin: {} };
+let currentPage = "";
+
+function page(name, hooks) { pages[name] = hooks; }
 
 function showError(msg) { show($("error"), msg); }
 
@@ -14,25 +21,28 @@ function route() {
   const s = session.get();
   let [, view, arg] = (location.hash || "#/photos").split("/");
   if (!s) view = "signin";
-  else if (!views.includes(view) || view === "signin") view = "photos";
-  if (view === "console" && s.role !== "admin") view = "photos";
-  for (const v of views) $("view-" + v).hidden = v !== view;
+  else if (!pages[view] || view === "signin") view = "photos";
+  if (pages[view].admin && s.role !== "admin") view = "photos";
+  for (const v of Object.keys(pages)) $("view-" + v).hidden = v !== view;
+  for (const a of document.querySelectorAll("#nav-links a")) {
+    if (a.getAttribute("href") === "#/" + view) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
   renderNav();
   clearInterval(pollTimer);
-  stopConsole();
-  if (view === "signin") { refreshState(); $("signin-user").focus(); return; }
+  if (currentPage && pages[currentPage].stop) pages[currentPage].stop();
+  currentPage = view;
   refreshState();
+  if (view === "signin") { $("signin-user").focus(); return; }
   pollTimer = setInterval(refreshState, 3000);
-  if (view === "photos") loadGallery(true);
-  if (view === "photo") openPhoto(decodeURIComponent(arg || ""));
-  if (view === "console") startConsole();
+  if (pages[view].start) pages[view].start(decodeURIComponent(arg || ""));
 }
 
 function renderNav() {
   const s = session.get();
   $("nav-links").hidden = !s;
   $("signout").hidden = !s;
-  $("nav-console").hidden = !s || s.role !== "admin";
+  for (const a of document.querySelectorAll("#nav-links .admin")) a.hidden = !s || s.role !== "admin";
   $("welcome").textContent = s ? "welcome " + s.username : "";
 }
 
@@ -93,6 +103,9 @@ $("signout").addEventListener("click", async () => {
 });
 
 // Photos.
+page("photos", { start: () => loadGallery(true) });
+page("photo", { start: (id) => openPhoto(id) });
+
 async function loadGallery(reset) {
   const list = $("gallery");
   try {

@@ -4,12 +4,11 @@
 let consoleTimer = null;
 let liveRunbook = "";
 
-function stopConsole() { clearInterval(consoleTimer); consoleTimer = null; }
-
-function startConsole() {
-  refreshConsole();
-  consoleTimer = setInterval(refreshConsole, 2000);
-}
+page("console", {
+  admin: true,
+  start() { refreshConsole(); consoleTimer = setInterval(refreshConsole, 2000); },
+  stop() { clearInterval(consoleTimer); consoleTimer = null; },
+});
 
 function cell(text) {
   const td = document.createElement("td");

@@ -1,0 +1,2 @@
+// ops.js
+"use strict";

@@ -1,0 +1,2 @@
+// people.js
+"use strict";

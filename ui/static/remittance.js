@@ -1,0 +1,3 @@
+// remittance.js
+"use strict";
+page("remittances", {});

@@ -1,0 +1,3 @@
+// todo.js
+"use strict";
+page("todo", {});
