@@ -105,6 +105,27 @@ func (b *browser) comment(photoID, text string) {
 	)
 }
 
+// signIn signs username in at base (the edge or a region) through the
+// forced change to newPassword, and waits for the photos page. The first
+// API call must have been answered by the writer region.
+func (b *browser) signIn(base, username, password, newPassword string, wait time.Duration) {
+	b.t.Helper()
+	b.do("sign in", chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#signin-user")),
+		chromedp.SetValue(chromedp.CSS("#signin-user"), username),
+		chromedp.SetValue(chromedp.CSS("#signin-password"), password),
+		chromedp.Click(chromedp.CSS("#signin-form button")),
+		chromedp.WaitVisible(chromedp.CSS("#newpw-password")),
+	)
+	b.waitFor("the region after the login call", `document.getElementById("region").textContent === "Current Region: `+tandem.DefaultWriterRegion+`"`, wait)
+	b.do("choose a new password",
+		chromedp.SetValue(chromedp.CSS("#newpw-password"), newPassword),
+		chromedp.SetValue(chromedp.CSS("#newpw-confirm"), newPassword),
+		chromedp.Click(chromedp.CSS("#newpw-form button")),
+	)
+	b.waitFor("welcome and the photos page", `document.getElementById("welcome").textContent === "welcome `+username+`" && !document.getElementById("view-photos").hidden`, wait)
+}
+
 func jsString(s string) string { return strconv.Quote(s) }
 
 // TestUIBrowser drives the web app in chromium through the edge of `tandem
@@ -124,21 +145,7 @@ func TestUIBrowser(t *testing.T) {
 	}
 	const wait = 15 * time.Second
 
-	b.do("sign in", chromedp.Navigate(edge+"/"),
-		chromedp.WaitVisible(chromedp.CSS("#signin-user")),
-		chromedp.SetValue(chromedp.CSS("#signin-user"), creds.Username),
-		chromedp.SetValue(chromedp.CSS("#signin-password"), creds.Password),
-		chromedp.Click(chromedp.CSS("#signin-form button")),
-		chromedp.WaitVisible(chromedp.CSS("#newpw-password")),
-	)
-	b.waitFor("the region after the login call", `document.getElementById("region").textContent === "Current Region: `+tandem.DefaultWriterRegion+`"`, wait)
-	const newPassword = "Browser-Test-Passw0rd!"
-	b.do("choose a new password",
-		chromedp.SetValue(chromedp.CSS("#newpw-password"), newPassword),
-		chromedp.SetValue(chromedp.CSS("#newpw-confirm"), newPassword),
-		chromedp.Click(chromedp.CSS("#newpw-form button")),
-	)
-	b.waitFor("welcome and the photos page", `document.getElementById("welcome").textContent === "welcome `+creds.Username+`" && !document.getElementById("view-photos").hidden`, wait)
+	b.signIn(edge, creds.Username, creds.Password, "Browser-Test-Passw0rd!", wait)
 
 	photo := filepath.Join(t.TempDir(), "noise.png")
 	if err := os.WriteFile(photo, phototest.NoisePNG(t, 320, 240, 7), 0o644); err != nil {
