@@ -100,8 +100,8 @@ type PhotoService interface {
 	// served before it is whole and verified.
 	OpenPhoto(ctx context.Context, id string, variant PhotoVariant) (PhotoContent, error)
 
-	// DeletePhoto deletes a photo's row. Its blobs are removed later by the
-	// orphan sweep of each region. Returns ENOTFOUND if there is no such
-	// photo.
+	// DeletePhoto deletes a photo's row and its comments. Its blobs are
+	// removed later by the orphan sweep of each region. Returns ENOTFOUND if
+	// there is no such photo.
 	DeletePhoto(ctx context.Context, id string) error
 }

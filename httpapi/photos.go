@@ -8,16 +8,15 @@ import (
 	"strconv"
 
 	"github.com/tandemhq/tandem"
+	"github.com/tandemhq/tandem/auth"
 	"github.com/tandemhq/tandem/internal/httpjson"
 )
 
 // Photo upload limits of the HTTP layer; the photo service checks the
 // photo's own size and dimensions.
 const (
-	// UserHeader names the uploader until sign-in exists.
-	UserHeader = "X-Tandem-User"
 	// multipartSlack is what a multipart upload may carry beyond the photo:
-	// boundaries, part headers, a user field.
+	// boundaries, part headers, other fields.
 	multipartSlack = 64 << 10
 )
 
@@ -25,12 +24,12 @@ func (s *Server) routePhotos() {
 	if s.Photos == nil {
 		return
 	}
-	s.mux.HandleFunc("POST /api/photos", s.handlePostPhoto)
+	s.mux.HandleFunc("POST /api/photos", s.withAuth(RequireUser, s.handlePostPhoto))
 	s.mux.HandleFunc("GET /api/photos", s.handleListPhotos)
 	s.mux.HandleFunc("GET /api/photos/{photoId}", s.handleGetPhoto)
 	s.mux.HandleFunc("GET /api/photos/{photoId}/image", s.handleGetPhotoContent(tandem.PhotoOriginal))
 	s.mux.HandleFunc("GET /api/photos/{photoId}/thumb", s.handleGetPhotoContent(tandem.PhotoThumbnail))
-	s.mux.HandleFunc("DELETE /api/photos/{photoId}", s.handleDeletePhoto)
+	s.mux.HandleFunc("DELETE /api/photos/{photoId}", s.withAuth(RequireUser, s.handleDeletePhoto))
 	if s.Blobs != nil {
 		s.mux.Handle("GET /internal/v1/blobs/{sha256}", s.Blobs)
 	}
@@ -45,18 +44,16 @@ func (s *Server) maxPhotoBytes() int64 {
 }
 
 // handlePostPhoto stores a photo sent as the multipart field "file" or as
-// the whole body. The uploader is the multipart field "user", else the
-// X-Tandem-User header, else anonymous; sign-in will replace both with the
-// token's user.
+// the whole body, owned by the signed-in user. A multipart field "user" is
+// ignored, as the comment API ignores its body's user: the owner is the
+// token's.
 func (s *Server) handlePostPhoto(w http.ResponseWriter, r *http.Request) {
 	if err := s.CheckWrite(r.Context()); err != nil {
 		s.writeRefused(w, r, err, FencedPhotoMessage)
 		return
 	}
 	up, err := s.readUpload(w, r)
-	if err == nil && up.Owner != "" {
-		err = checkField("user", up.Owner, MaxUserLength)
-	}
+	up.Owner = ClaimsFrom(r.Context()).Username
 	if err != nil {
 		httpjson.Error(w, r, s.Logger, err)
 		return
@@ -74,7 +71,7 @@ func (s *Server) handlePostPhoto(w http.ResponseWriter, r *http.Request) {
 // as they pass the limit.
 func (s *Server) readUpload(w http.ResponseWriter, r *http.Request) (tandem.PhotoUpload, error) {
 	max := s.maxPhotoBytes()
-	up := tandem.PhotoUpload{Owner: r.Header.Get(UserHeader)}
+	var up tandem.PhotoUpload
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "multipart/form-data" {
 		if r.ContentLength > max {
@@ -99,19 +96,10 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request) (tandem.Phot
 		} else if err != nil {
 			return up, uploadError(err, max)
 		}
-		switch part.FormName() {
-		case "file":
+		if part.FormName() == "file" {
 			if up.Data, err = readLimited(part, max); err != nil {
 				return up, err
 			}
-		case "user":
-			b, err := readLimited(part, MaxUserLength)
-			if tandem.ErrorCode(err) == tandem.ETOOLARGE {
-				return up, tandem.Errorf(tandem.EINVALID, "field user is longer than %d bytes", MaxUserLength)
-			} else if err != nil {
-				return up, err
-			}
-			up.Owner = string(b)
 		}
 		part.Close()
 	}
@@ -216,12 +204,20 @@ func (s *Server) handleGetPhotoContent(variant tandem.PhotoVariant) http.Handler
 	}
 }
 
-// handleDeletePhoto deletes a photo in every region. Anyone may delete any
-// photo while there is no sign-in; with sign-in, only the photo's owner (the
-// Owner that FindPhotoByID returns) or an admin may.
+// handleDeletePhoto deletes a photo and its comments in every region. Only
+// the photo's owner or an admin may.
 func (s *Server) handleDeletePhoto(w http.ResponseWriter, r *http.Request) {
 	if err := s.CheckWrite(r.Context()); err != nil {
 		s.writeRefused(w, r, err, FencedPhotoMessage)
+		return
+	}
+	p, err := s.Photos.FindPhotoByID(r.Context(), r.PathValue("photoId"))
+	if err != nil {
+		httpjson.Error(w, r, s.Logger, err)
+		return
+	}
+	if c := ClaimsFrom(r.Context()); c.Username != p.Owner && c.Role != auth.RoleAdmin {
+		writeAuthError(w, r, tandem.Errorf(tandem.EFORBIDDEN, "only the photo's owner or an admin can delete it"))
 		return
 	}
 	if err := s.Photos.DeletePhoto(r.Context(), r.PathValue("photoId")); err != nil {

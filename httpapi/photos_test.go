@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tandemhq/tandem"
+	"github.com/tandemhq/tandem/auth"
 	"github.com/tandemhq/tandem/blob/blobtest"
 	blobfs "github.com/tandemhq/tandem/blob/fs"
 	"github.com/tandemhq/tandem/httpapi"
@@ -38,6 +39,8 @@ type photoFixture struct {
 	blobs    *blobfs.Store
 	registry *prometheus.Registry
 	snap     tandem.Snapshot
+	tokens   map[string]string // access tokens of the users jerome, anabel and boss (an admin)
+	head     uint64            // the changelog's head once the users exist
 }
 
 func newPhotoFixture(t *testing.T, maxPhotoBytes int64) *photoFixture {
@@ -66,7 +69,18 @@ func newPhotoFixture(t *testing.T, maxPhotoBytes int64) *photoFixture {
 	if err := svc.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	identity := newIdentity(t, f.store, "us-east-1")
+	f.tokens = map[string]string{}
+	for name, role := range map[string]string{"jerome": auth.RoleUser, "anabel": auth.RoleUser, "boss": auth.RoleAdmin} {
+		f.tokens[name] = mustSignIn(t, identity, name, role).AccessToken
+	}
+	head, err := f.store.Position(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.head = head.LSN
 	f.srv = httptest.NewServer(&httpapi.Server{
+		Identity:      identity,
 		Region:        "us-east-1",
 		Comments:      svc,
 		Photos:        svc,
@@ -109,26 +123,31 @@ func (f *photoFixture) do(t *testing.T, method, path string, body io.Reader, hea
 	return photoResponse{resp.StatusCode, resp.Header, b}
 }
 
-// upload posts data as the multipart field "file", with a "user" field after
-// it when user is not empty.
+// bearer is the Authorization header of user's token.
+func (f *photoFixture) bearer(user string) string { return "Bearer " + f.tokens[user] }
+
+// upload posts data as the multipart field "file", signed in as user
+// (jerome when empty), with a "user" field naming someone else that the
+// API must ignore.
 func (f *photoFixture) upload(t *testing.T, data []byte, user string) photoResponse {
 	t.Helper()
+	if user == "" {
+		user = "jerome"
+	}
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	fw, _ := mw.CreateFormFile("file", "photo.png")
 	fw.Write(data)
-	if user != "" {
-		mw.WriteField("user", user)
-	}
+	mw.WriteField("user", "mallory")
 	mw.Close()
-	return f.do(t, "POST", "/api/photos", &body, "Content-Type", mw.FormDataContentType())
+	return f.do(t, "POST", "/api/photos", &body, "Content-Type", mw.FormDataContentType(), "Authorization", f.bearer(user))
 }
 
 // mustBeEmpty fails the test unless no photo row and no blob was written.
 func (f *photoFixture) mustBeEmpty(t *testing.T) {
 	t.Helper()
-	if p, err := f.store.Position(context.Background()); err != nil || p.LSN != 0 {
-		t.Fatalf("changelog head %d, %v; want nothing written", p.LSN, err)
+	if p, err := f.store.Position(context.Background()); err != nil || p.LSN != f.head {
+		t.Fatalf("changelog head %d, %v; want %d: nothing written", p.LSN, err, f.head)
 	}
 	if got := blobtest.MustList(t, f.blobs); len(got) != 0 {
 		t.Fatalf("blob store holds %d blobs; want none", len(got))
@@ -168,13 +187,13 @@ func TestPhotoAPI(t *testing.T) {
 		p.SHA256 != blobtest.Hash(data) || p.Replication != "complete" || r.header.Get("Location") != "/api/photos/"+p.ID {
 		t.Fatalf("upload answered %s (Location %s)", r, r.header.Get("Location"))
 	}
-	raw := f.do(t, "POST", "/api/photos", bytes.NewReader(pngImage(t, 20, 10)), "Content-Type", "image/png", httpapi.UserHeader, "ana")
-	if raw.status != 201 || decodePhoto(t, raw).Owner != "ana" {
+	raw := f.do(t, "POST", "/api/photos", bytes.NewReader(pngImage(t, 20, 10)), "Content-Type", "image/png", "Authorization", f.bearer("anabel"))
+	if raw.status != 201 || decodePhoto(t, raw).Owner != "anabel" {
 		t.Fatalf("raw upload: %s", raw)
 	}
-	anon := f.do(t, "POST", "/api/photos", bytes.NewReader(pngImage(t, 20, 10)), "Content-Type", "application/octet-stream")
-	if anon.status != 201 || decodePhoto(t, anon).Owner != photos.AnonymousOwner {
-		t.Fatalf("anonymous upload: %s", anon)
+	octets := f.do(t, "POST", "/api/photos", bytes.NewReader(pngImage(t, 20, 10)), "Content-Type", "application/octet-stream", "Authorization", f.bearer("anabel"))
+	if octets.status != 201 || decodePhoto(t, octets).Owner != "anabel" {
+		t.Fatalf("upload as application/octet-stream: %s", octets)
 	}
 
 	var list struct {
@@ -222,15 +241,34 @@ func TestPhotoAPI(t *testing.T) {
 		t.Fatalf("thumb: %d %v", thumb.status, thumb.header)
 	}
 
-	if r := f.do(t, "DELETE", "/api/photos/"+p.ID, nil); r.status != 204 {
-		t.Fatalf("delete: %s", r)
+	comment := `{"commentId":"c1","photoId":"` + p.ID + `","message":"nice"}`
+	if r := f.do(t, "POST", "/api/comments/"+p.ID, strings.NewReader(comment), "Content-Type", "application/json", "Authorization", f.bearer("anabel")); r.status != 201 {
+		t.Fatalf("comment: %s", r)
+	}
+	for _, who := range []string{"", "anabel"} {
+		var header []string
+		if who != "" {
+			header = []string{"Authorization", f.bearer(who)}
+		}
+		if r := f.do(t, "DELETE", "/api/photos/"+p.ID, nil, header...); r.status != 401 && r.status != 403 {
+			t.Fatalf("delete by %q, not the owner: %s", who, r)
+		}
+	}
+	if r := f.do(t, "DELETE", "/api/photos/"+p.ID, nil, "Authorization", f.bearer("jerome")); r.status != 204 {
+		t.Fatalf("delete by the owner: %s", r)
+	}
+	if r := f.do(t, "GET", "/api/comments/"+p.ID, nil); r.status != 200 || bytes.Contains(r.body, []byte("c1")) {
+		t.Fatalf("comments of the deleted photo: %s", r)
+	}
+	if r := f.do(t, "DELETE", "/api/photos/"+decodePhoto(t, raw).ID, nil, "Authorization", f.bearer("boss")); r.status != 204 {
+		t.Fatalf("delete by an admin: %s", r)
 	}
 	for _, path := range []string{"/api/photos/" + p.ID, p.Image, p.Thumb, "/api/photos/nope"} {
 		if r := f.do(t, "GET", path, nil); r.status != 404 || !bytes.HasPrefix(r.body, []byte(`{"message":`)) {
 			t.Errorf("GET %s after delete: %s, want 404", path, r)
 		}
 	}
-	if r := f.do(t, "DELETE", "/api/photos/"+p.ID, nil); r.status != 404 {
+	if r := f.do(t, "DELETE", "/api/photos/"+p.ID, nil, "Authorization", f.bearer("jerome")); r.status != 404 {
 		t.Fatalf("delete twice: %s", r)
 	}
 }
@@ -256,15 +294,21 @@ func TestPhotoUploadRefusals(t *testing.T) {
 		status int
 		msg    string
 	}{
+		{"no token", func() photoResponse {
+			return f.do(t, "POST", "/api/photos", bytes.NewReader(pngImage(t, 4, 4)), "Content-Type", "image/png")
+		}, 401, "sign-in required"},
+		{"forged token", func() photoResponse {
+			return f.do(t, "POST", "/api/photos", bytes.NewReader(pngImage(t, 4, 4)), "Content-Type", "image/png", "Authorization", f.bearer("jerome")+"x")
+		}, 401, ""},
 		{"text", func() photoResponse {
-			return f.do(t, "POST", "/api/photos", strings.NewReader("just text"), "Content-Type", "text/plain")
+			return f.do(t, "POST", "/api/photos", strings.NewReader("just text"), "Content-Type", "text/plain", "Authorization", f.bearer("jerome"))
 		}, 415, "JPEG, PNG, GIF or WebP"},
 		{"svg", func() photoResponse { return f.upload(t, []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`), "") }, 415, ""},
 		{"too large", func() photoResponse {
-			return f.do(t, "POST", "/api/photos", bytes.NewReader(big), "Content-Type", "image/png")
+			return f.do(t, "POST", "/api/photos", bytes.NewReader(big), "Content-Type", "image/png", "Authorization", f.bearer("jerome"))
 		}, 413, "larger than"},
 		{"too large, no length", func() photoResponse {
-			return f.do(t, "POST", "/api/photos", chunked(big), "Content-Type", "image/png")
+			return f.do(t, "POST", "/api/photos", chunked(big), "Content-Type", "image/png", "Authorization", f.bearer("jerome"))
 		}, 413, "larger than"},
 		{"too large, multipart", func() photoResponse { return f.upload(t, big, "") }, 413, "larger than"},
 		{"bomb", func() photoResponse { return f.upload(t, bomb.Bytes(), "") }, 413, "megapixels"},
@@ -273,16 +317,14 @@ func TestPhotoUploadRefusals(t *testing.T) {
 			mw := multipart.NewWriter(&body)
 			mw.WriteField("user", "jerome")
 			mw.Close()
-			return f.do(t, "POST", "/api/photos", &body, "Content-Type", mw.FormDataContentType())
+			return f.do(t, "POST", "/api/photos", &body, "Content-Type", mw.FormDataContentType(), "Authorization", f.bearer("jerome"))
 		}, 400, "missing field: file"},
-		{"empty", func() photoResponse { return f.do(t, "POST", "/api/photos", nil, "Content-Type", "image/png") }, 400, "empty"},
+		{"empty", func() photoResponse {
+			return f.do(t, "POST", "/api/photos", nil, "Content-Type", "image/png", "Authorization", f.bearer("jerome"))
+		}, 400, "empty"},
 		{"bad multipart", func() photoResponse {
-			return f.do(t, "POST", "/api/photos", strings.NewReader("--x\r\nnonsense"), "Content-Type", "multipart/form-data; boundary=x")
+			return f.do(t, "POST", "/api/photos", strings.NewReader("--x\r\nnonsense"), "Content-Type", "multipart/form-data; boundary=x", "Authorization", f.bearer("jerome"))
 		}, 400, ""},
-		{"long user", func() photoResponse { return f.upload(t, pngImage(t, 4, 4), strings.Repeat("u", 200)) }, 400, "user"},
-		{"long user header", func() photoResponse {
-			return f.do(t, "POST", "/api/photos", bytes.NewReader(pngImage(t, 4, 4)), "Content-Type", "image/png", httpapi.UserHeader, strings.Repeat("u", 200))
-		}, 400, "user"},
 	} {
 		r := tt.do()
 		if r.status != tt.status || !bytes.Contains(r.body, []byte(tt.msg)) || !bytes.HasPrefix(r.body, []byte(`{"message":`)) {
@@ -303,7 +345,7 @@ func TestPhotoWritesRefusedWhenFencedOrStandby(t *testing.T) {
 
 	f.snap.State = tandem.StateFenced
 	want := `{"message":"` + httpapi.FencedPhotoMessage + `"}`
-	for _, r := range []photoResponse{f.upload(t, pngImage(t, 8, 8), ""), f.do(t, "DELETE", "/api/photos/"+id, nil)} {
+	for _, r := range []photoResponse{f.upload(t, pngImage(t, 8, 8), ""), f.do(t, "DELETE", "/api/photos/"+id, nil, "Authorization", f.bearer("jerome"))} {
 		if r.status != 503 || string(bytes.TrimSpace(r.body)) != want || r.header.Get("Retry-After") == "" {
 			t.Fatalf("fenced: %s, want 503 %s", r, want)
 		}
@@ -358,7 +400,7 @@ func TestUploadCutOffLeavesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fmt.Fprintf(conn, "POST /api/photos HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", req.ctype, len(req.body))
+		fmt.Fprintf(conn, "POST /api/photos HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", f.bearer("jerome"), req.ctype, len(req.body))
 		io.WriteString(conn, req.body[:len(req.body)/2])
 		conn.Close()
 		retry.Until(t, 5*time.Millisecond, 10*time.Second, func() error {

@@ -32,8 +32,8 @@ const photoColumns = `photo_id, owner, content_type, width, height, blob_sha256,
 // visible only once its bytes are stored. An upload that fails after a Put
 // leaves an unreferenced blob, which SweepOrphans removes.
 //
-// The owner is the upload's Owner, or AnonymousOwner; once sign-in exists
-// the HTTP API takes it from the caller's token instead of from the request.
+// The owner is the upload's Owner, or AnonymousOwner; the HTTP API sets it
+// to the signed-in user.
 func (s *Service) CreatePhoto(ctx context.Context, up tandem.PhotoUpload) (tandem.Photo, error) {
 	if s.Blobs == nil {
 		return tandem.Photo{}, errors.New("create photo: the service has no blob store")
@@ -244,6 +244,9 @@ func (s *Service) DeletePhoto(ctx context.Context, id string) error {
 			return fmt.Errorf("delete photo: %w", err)
 		} else if n == 0 {
 			return photoNotFound(id)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM comments WHERE photo_id IN (?, ?)`, u.String(), id); err != nil {
+			return fmt.Errorf("delete the photo's comments: %w", err)
 		}
 		return nil
 	})

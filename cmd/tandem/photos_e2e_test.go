@@ -30,16 +30,25 @@ func TestUpPhotos(t *testing.T) {
 	edge := fmt.Sprintf("http://127.0.0.1:%d", base)
 	standby := fmt.Sprintf("http://127.0.0.1:%d", base+2)
 
+	creds, err := readAdminCredentials(filepath.Join(dir, adminCredentialsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := signInThroughChallenge(t, edge, creds, "Up-Photos-Pass-1")
+
 	data := phototest.NoisePNG(t, 300, 200, 1)
-	r := uploadPhoto(t, edge, data, "jerome")
+	if r := uploadPhoto(t, edge, data, ""); r.status != 401 {
+		t.Fatalf("upload without a token: %+v", r)
+	}
+	r := uploadPhoto(t, edge, data, token)
 	if r.status != 201 || r.region != tandem.DefaultWriterRegion {
 		t.Fatalf("upload through the edge: %+v", r)
 	}
 	var p tandem.Photo
-	if err := json.Unmarshal([]byte(r.body), &p); err != nil || p.Owner != "jerome" || p.SHA256 != blobtest.Hash(data) {
+	if err := json.Unmarshal([]byte(r.body), &p); err != nil || p.Owner != creds.Username || p.SHA256 != blobtest.Hash(data) {
 		t.Fatalf("upload answered %s (%v)", r.body, err)
 	}
-	if r := uploadPhoto(t, standby, data, "jerome"); r.status != 503 || !strings.Contains(r.body, "standby") {
+	if r := uploadPhoto(t, standby, data, token); r.status != 503 || !strings.Contains(r.body, "standby") {
 		t.Fatalf("upload at the standby: %+v", r)
 	}
 
@@ -56,11 +65,6 @@ func TestUpPhotos(t *testing.T) {
 	}
 
 	// Comments on the photo, as before: signed in, through the edge.
-	creds, err := readAdminCredentials(filepath.Join(dir, adminCredentialsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := signInThroughChallenge(t, edge, creds, "Up-Photos-Pass-1")
 	comment := fmt.Sprintf(`{"commentId":"c1","photoId":%q,"message":"nice"}`, p.ID)
 	if r := callWith(t, "POST", edge+"/api/comments/"+p.ID, comment, "Authorization", "Bearer "+token); r.status != 201 {
 		t.Fatalf("comment on the photo: %+v", r)
@@ -81,7 +85,7 @@ func TestUpPhotos(t *testing.T) {
 	var missed []tandem.Photo
 	for i := range 3 {
 		img := phototest.NoisePNG(t, 100+i, 100, uint64(2+i))
-		r := uploadPhoto(t, edge, img, "")
+		r := uploadPhoto(t, edge, img, token)
 		var q tandem.Photo
 		if r.status != 201 || json.Unmarshal([]byte(r.body), &q) != nil {
 			t.Fatalf("upload while the standby is down: %+v", r)
@@ -115,18 +119,19 @@ func waitPhotoComplete(t *testing.T, base, id string) {
 }
 
 // uploadPhoto posts data to base as the multipart field "file", as a form
-// with a file input does.
-func uploadPhoto(t *testing.T, base string, data []byte, user string) response {
+// with a file input does, with the access token when there is one.
+func uploadPhoto(t *testing.T, base string, data []byte, token string) response {
 	t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
-	if user != "" {
-		mw.WriteField("user", user)
-	}
 	fw, _ := mw.CreateFormFile("file", "photo.png")
 	fw.Write(data)
 	mw.Close()
-	return callWith(t, "POST", base+"/api/photos", body.String(), "Content-Type", mw.FormDataContentType())
+	headers := []string{"Content-Type", mw.FormDataContentType()}
+	if token != "" {
+		headers = append(headers, "Authorization", "Bearer "+token)
+	}
+	return callWith(t, "POST", base+"/api/photos", body.String(), headers...)
 }
 
 type downloaded struct {
