@@ -145,14 +145,30 @@ func (s *Service) verifier(use string) *Verifier {
 }
 
 // Authenticate checks a token presented to an API: an access or ID token
-// signed by any region, valid now. Returns EUNAUTHORIZED otherwise.
-func (s *Service) Authenticate(token string) (*Claims, error) {
+// signed by any region, valid now, and, for a user's token, of a user who
+// still exists, is not disabled and has not had their password reset since
+// it was issued. Returns EUNAUTHORIZED otherwise.
+func (s *Service) Authenticate(ctx context.Context, token string) (*Claims, error) {
 	c, err := s.verifier("").Verify(token)
 	if err != nil {
 		return nil, err
 	}
 	if !c.IsAPIToken() {
 		return nil, errInvalidToken()
+	}
+	if c.Username == "" {
+		return c, nil // an OAuth client's
+	}
+	u, err := s.findUserByID(ctx, c.Subject)
+	switch {
+	case tandem.ErrorCode(err) == tandem.ENOTFOUND:
+		return nil, tandem.Errorf(tandem.EUNAUTHORIZED, "the token's user no longer exists")
+	case err != nil:
+		return nil, fmt.Errorf("authenticate: %w", err)
+	case u.Status == StatusDisabled:
+		return nil, tandem.Errorf(tandem.EUNAUTHORIZED, "the user is disabled")
+	case issuedBefore(c.IssuedAt.Time, u.tokensAfter):
+		return nil, tandem.Errorf(tandem.EUNAUTHORIZED, "the token was issued before the password was reset: sign in again")
 	}
 	return c, nil
 }

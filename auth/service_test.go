@@ -79,7 +79,7 @@ func TestTemporaryPasswordFlow(t *testing.T) {
 		t.Fatalf("first sign-in = %+v, want a new-password challenge", res)
 	}
 	session := res.Challenge.Session
-	if _, err := s.Authenticate(session); err == nil {
+	if _, err := s.Authenticate(context.Background(), session); err == nil {
 		t.Fatal("a challenge session was accepted as an API token")
 	}
 	_, err = s.RespondNewPassword(ctx, session, "short")
@@ -94,14 +94,14 @@ func TestTemporaryPasswordFlow(t *testing.T) {
 	if tokens.TokenType != "Bearer" || tokens.ExpiresIn != 3600 || tokens.RefreshToken == "" || tokens.IDToken == "" {
 		t.Fatalf("tokens = %+v", tokens)
 	}
-	c, err := s.Authenticate(tokens.AccessToken)
+	c, err := s.Authenticate(context.Background(), tokens.AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Username != "ana-1" || c.Role != auth.RoleUser || c.TokenUse != auth.TokenUseAccess {
 		t.Fatalf("access claims = %+v", c)
 	}
-	if c, err := s.Authenticate(tokens.IDToken); err != nil || c.Email != "ana-1@example.com" {
+	if c, err := s.Authenticate(context.Background(), tokens.IDToken); err != nil || c.Email != "ana-1@example.com" {
 		t.Fatalf("ID token: %+v, %v", c, err)
 	}
 	_, err = s.RespondNewPassword(ctx, session, goodPassword+"x")
@@ -177,12 +177,12 @@ func TestRefreshLogoutDisableReset(t *testing.T) {
 	if fresh.RefreshToken != "" || fresh.AccessToken == "" {
 		t.Fatalf("refreshed = %+v, want new ID and access tokens only", fresh)
 	}
-	if c, err := s.Authenticate(fresh.AccessToken); err != nil || c.Role != auth.RoleAdmin {
+	if c, err := s.Authenticate(context.Background(), fresh.AccessToken); err != nil || c.Role != auth.RoleAdmin {
 		t.Fatalf("refreshed access token: %+v, %v", c, err)
 	}
 	_, err = s.Refresh(ctx, tokens.AccessToken)
 	wantCode(t, "refresh with an access token", err, tandem.EUNAUTHORIZED)
-	if _, err := s.Authenticate(tokens.RefreshToken); err == nil {
+	if _, err := s.Authenticate(context.Background(), tokens.RefreshToken); err == nil {
 		t.Fatal("a refresh token was accepted as an API token")
 	}
 
@@ -200,10 +200,15 @@ func TestRefreshLogoutDisableReset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.Authenticate(ctx, second.Tokens.AccessToken); err != nil {
+		t.Fatalf("access token before the user is disabled: %v", err)
+	}
 	*now = now.Add(2 * time.Second)
 	if _, err := s.DisableUser(ctx, "dave"); err != nil {
 		t.Fatal(err)
 	}
+	_, err = s.Authenticate(ctx, second.Tokens.AccessToken)
+	wantCode(t, "access token of a disabled user", err, tandem.EUNAUTHORIZED)
 	_, err = s.Refresh(ctx, second.RefreshToken)
 	wantCode(t, "refresh of a disabled user", err, tandem.EUNAUTHORIZED)
 	if _, err := s.Login(ctx, "dave", goodPassword, ""); err == nil || !strings.Contains(err.Error(), "disabled") {
@@ -216,6 +221,8 @@ func TestRefreshLogoutDisableReset(t *testing.T) {
 	}
 	_, err = s.Refresh(ctx, second.RefreshToken)
 	wantCode(t, "refresh from before a reset", err, tandem.EUNAUTHORIZED)
+	_, err = s.Authenticate(ctx, second.Tokens.AccessToken)
+	wantCode(t, "access token from before a reset", err, tandem.EUNAUTHORIZED)
 	if res, err := s.Login(ctx, "dave", temp, ""); err != nil || res.Challenge == nil {
 		t.Fatalf("sign in after reset: %+v, %v", res, err)
 	}
@@ -295,12 +302,12 @@ func TestClientCredentials(t *testing.T) {
 	if tok.TokenType != "Bearer" || tok.ExpiresIn != 3600 {
 		t.Fatalf("token = %+v", tok)
 	}
-	claims, err := s.Authenticate(tok.AccessToken)
+	claims, err := s.Authenticate(context.Background(), tok.AccessToken)
 	if err != nil || claims.ClientID != c.ID || !claims.HasScope("api/upsert-delete") || claims.Username != "" || claims.Role != "" {
 		t.Fatalf("client claims = %+v, %v", claims, err)
 	}
 	tok, err = s.IssueClientToken(ctx, c.ID, secret, "api/read")
-	if claims, _ := s.Authenticate(tok.AccessToken); err != nil || claims.HasScope("api/upsert-delete") {
+	if claims, _ := s.Authenticate(context.Background(), tok.AccessToken); err != nil || claims.HasScope("api/upsert-delete") {
 		t.Fatalf("narrowed scope: %+v, %v", claims, err)
 	}
 	_, err = s.IssueClientToken(ctx, c.ID, secret, "api/admin")
@@ -328,13 +335,18 @@ func TestSigningKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	peer := &auth.Issuer{Key: peerKey, Issuer: auth.DefaultIssuer, Audience: auth.DefaultAudience}
-	c := auth.Claims{TokenUse: auth.TokenUseAccess, Username: "hal"}
-	c.Subject = "user-9"
+	mustCreateUser(t, s, "hal9", auth.RoleUser)
+	hal, err := s.FindUser(ctx, "hal9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := auth.Claims{TokenUse: auth.TokenUseAccess, Username: "hal9"}
+	c.Subject = hal.ID
 	token, err := peer.Issue(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Authenticate(token); err == nil {
+	if _, err := s.Authenticate(context.Background(), token); err == nil {
 		t.Fatal("a token of an unknown key was accepted")
 	}
 	j, _ := peerKey.PublicJWK()
@@ -350,7 +362,7 @@ func TestSigningKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond) // past the reload interval after the miss above
-	if _, err := s.Authenticate(token); err != nil {
+	if _, err := s.Authenticate(context.Background(), token); err != nil {
 		t.Fatalf("a published key's token: %v", err)
 	}
 	set, err := s.JWKS(ctx)

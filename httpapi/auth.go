@@ -38,7 +38,7 @@ func (s *Server) authenticate(r *http.Request) (*auth.Claims, error) {
 	case s.Identity == nil:
 		return nil, tandem.Errorf(tandem.EUNAUTHORIZED, "sign-in is not available in region %s", s.Region)
 	}
-	return s.Identity.Authenticate(token)
+	return s.Identity.Authenticate(r.Context(), token)
 }
 
 // withAuth runs h for requests with a valid token whose claims pass check
@@ -90,6 +90,18 @@ func RequireAdmin(c *auth.Claims) error { return auth.RequireRole(c, auth.RoleAd
 // endpoints of machine clients (such as the ToDo API's writes).
 func RequireScope(scope string) func(*auth.Claims) error {
 	return func(c *auth.Claims) error { return auth.RequireScope(c, scope) }
+}
+
+// RequireScopeOrUser returns a check that accepts a signed-in user's token
+// (as the web app sends) or a machine client's token with scope, and
+// refuses other clients' tokens.
+func RequireScopeOrUser(scope string) func(*auth.Claims) error {
+	return func(c *auth.Claims) error {
+		if c != nil && c.Username != "" {
+			return nil
+		}
+		return auth.RequireScope(c, scope)
+	}
 }
 
 // writeAuthError writes a refused authentication (401) or authorisation

@@ -469,7 +469,7 @@ func TestClientCredentialsReferenceCurl(t *testing.T) {
 		if cc := r.header.Get("Cache-Control"); cc != "no-store" {
 			t.Fatalf("Cache-Control %q", cc)
 		}
-		claims, err := c.writer.identity.Authenticate(got["access_token"].(string))
+		claims, err := c.writer.identity.Authenticate(context.Background(), got["access_token"].(string))
 		if err != nil || !claims.HasScope("api/upsert-delete") || claims.ClientID != id {
 			t.Fatalf("client token claims %+v, %v", claims, err)
 		}
@@ -529,10 +529,15 @@ func TestBadTokensAtCommentEndpoint(t *testing.T) {
 	c := newCluster(t)
 	base := c.writer.srv.URL
 	tokens := signIn(t, base, "erin", auth.RoleUser)
+	erin, err := c.writer.identity.FindUser(context.Background(), "erin")
+	if err != nil {
+		t.Fatal(err)
+	}
 	key := c.writer.identity.Key
+	subject := erin.ID
 	issue := func(iss *auth.Issuer, use string) string {
 		cl := auth.Claims{TokenUse: use, Username: "erin", Role: auth.RoleUser}
-		cl.Subject = "user-1"
+		cl.Subject = subject
 		s, err := iss.Issue(cl)
 		if err != nil {
 			t.Fatal(err)
@@ -551,13 +556,16 @@ func TestBadTokensAtCommentEndpoint(t *testing.T) {
 	strangerKey, _ := auth.GenerateKey()
 	stranger := good
 	stranger.Key = strangerKey
-	claims := map[string]any{"iss": auth.DefaultIssuer, "aud": auth.DefaultAudience, "sub": "user-1", "username": "erin", "token_use": "access",
+	claims := map[string]any{"iss": auth.DefaultIssuer, "aud": auth.DefaultAudience, "sub": erin.ID, "username": "erin", "token_use": "access",
 		"iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix()}
 	pub, _ := key.Private.PublicKey.Bytes()
 	hs256 := func(input string) []byte {
 		sig, _ := jwt.SigningMethodHS256.Sign(input, pub)
 		return sig
 	}
+	subject = "no-such-user"
+	unknownUser := issue(&good, auth.TokenUseAccess)
+	subject = erin.ID
 	valid := issue(&good, auth.TokenUseAccess)
 	parts := strings.Split(valid, ".")
 	tampered := parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2]))
@@ -581,6 +589,7 @@ func TestBadTokensAtCommentEndpoint(t *testing.T) {
 		{"tampered signature", "Bearer " + tampered},
 		{"refresh token", "Bearer " + tokens.RefreshToken},
 		{"challenge session", "Bearer " + issue(&good, auth.TokenUseChallenge)},
+		{"well signed, unknown user", "Bearer " + unknownUser},
 	} {
 		r := postComment(t, base, "c-"+tt.name, "Authorization", tt.header)
 		challenge := r.header.Get("WWW-Authenticate")
