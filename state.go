@@ -74,6 +74,25 @@ func (s Snapshot) Region(name string) (RegionInfo, bool) {
 // WriterInfo returns the writer region.
 func (s Snapshot) WriterInfo() (RegionInfo, bool) { return s.Region(s.Writer) }
 
+// BlobSource returns the region that region self fetches missing blobs
+// from: the writer, or, when self is the writer, the first other region. A
+// promoted standby may hold rows whose blobs never reached it; the old
+// writer has them, and serves them once it is back.
+func (s Snapshot) BlobSource(self string) (RegionInfo, bool) {
+	if s.Version == 0 {
+		return RegionInfo{}, false
+	}
+	if s.Writer != self {
+		return s.WriterInfo()
+	}
+	for _, r := range s.Regions {
+		if r.Name != self {
+			return r, true
+		}
+	}
+	return RegionInfo{}, false
+}
+
 // Routes returns the regions the edge sends a request to, in order: every
 // region whose routing control is on, the writer first, then the others as
 // fallbacks for idempotent reads.

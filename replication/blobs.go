@@ -26,7 +26,7 @@ const (
 
 // BlobFetcher brings into a follower's blob store the blobs that replicated
 // rows reference (see BlobRefs). The follower hands it every batch it
-// applies; it fetches each missing blob from the writer at BlobPath, and the
+// applies; it fetches each missing blob from Source at BlobPath, and the
 // blob store keeps it only if its bytes hash to the reference, so a damaged
 // or cut transfer is never stored: it counts as a transfer error and is
 // retried with exponential backoff. Several transfers run at once, oldest
@@ -38,8 +38,9 @@ const (
 // more (their rows were deleted).
 type BlobFetcher struct {
 	Blobs tandem.BlobStore
-	// Source returns the base URL of the writer, or false when there is none
-	// to fetch from (this region is the writer).
+	// Source returns the base URL of the region to fetch from (the writer,
+	// or a peer when this region is the writer), or false when there is
+	// none.
 	Source func() (string, bool)
 	Secret string
 	Client *http.Client
@@ -268,7 +269,7 @@ func (f *BlobFetcher) next(ctx context.Context) (string, bool) {
 	}
 }
 
-var errNoSource = errors.New("no writer to fetch from")
+var errNoSource = errors.New("no region to fetch from")
 
 // fetchResult is what a fetch did: whether it transferred the blob (it may
 // have been here already) and its size, or why it failed.
@@ -309,7 +310,7 @@ func (f *BlobFetcher) fetch(ctx context.Context, hash string) (fetchResult, erro
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusNotFound:
-		return failed(ReasonNotFound, fmt.Errorf("the writer %s does not have blob %s (hint: if its row still exists there, the writer lost the blob; it is fetched as soon as the writer has it)", src, hash))
+		return failed(ReasonNotFound, fmt.Errorf("%s does not have blob %s (hint: if its row still exists there, that region lost the blob; it is fetched as soon as it has it)", src, hash))
 	default:
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return failed(ReasonTransfer, fmt.Errorf("fetch blob from %s: %s: %s", src, resp.Status, strings.TrimSpace(string(msg))))

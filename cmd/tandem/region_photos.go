@@ -27,7 +27,7 @@ const (
 
 // regionPhotos is a region's photo side: the blob store, the service that
 // keeps photos in it and in the region store, and the fetcher that brings
-// the writer's blobs to a standby.
+// the blobs a region lacks.
 type regionPhotos struct {
 	svc     *photos.Service
 	fs      *blobfs.Store // nil unless the blob store is a directory
@@ -65,7 +65,7 @@ func (g *Region) openPhotos(svc *photos.Service, reg prometheus.Registerer, log 
 	}
 	g.photos.svc = svc
 	g.photos.fetcher = &replication.BlobFetcher{
-		Blobs: blobs, Source: g.source, Secret: g.Secret, Referenced: svc.ReferencedBlobs,
+		Blobs: blobs, Source: g.blobSource, Secret: g.Secret, Referenced: svc.ReferencedBlobs,
 		Transfers: cfg.Transfers, Logger: log, Metrics: replication.NewBlobMetrics(reg),
 	}
 	g.follower.Applied = g.photos.fetcher.Applied
@@ -122,6 +122,13 @@ func readS3Secret(file string) (string, error) {
 		return "", fmt.Errorf("read s3 secret key: %w", err)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// blobSource returns the region to fetch missing blobs from: the writer,
+// or a peer when this region is the writer (see tandem.Snapshot.BlobSource).
+func (g *Region) blobSource() (string, bool) {
+	r, ok := g.snapshot().BlobSource(g.Config.Name)
+	return r.URL, ok
 }
 
 // runPhotos fetches missing blobs while the region follows a writer, and
