@@ -65,8 +65,10 @@ type Store interface {
 
 	// Replay applies c again as a new write in the current epoch, provided
 	// its row is still as c found it (its before-image, or absent for an
-	// insert). Returns ECONFLICT, with the row as it is now, otherwise.
-	Replay(ctx context.Context, c Change) error
+	// insert), then calls also (if not nil) in the same transaction, so a
+	// record of the replay commits with it. Returns ECONFLICT, with the row
+	// as it is now, otherwise, and writes nothing.
+	Replay(ctx context.Context, c Change, also func(Tx) error) error
 
 	Close() error
 }

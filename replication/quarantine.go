@@ -149,21 +149,23 @@ func (q *Quarantine) ReplayQuarantine(ctx context.Context, id string) (tandem.Qu
 	if e.Status == tandem.QuarantineReplayed {
 		return e, tandem.Errorf(tandem.ECONFLICT, "entry %s was replayed already, at %s", id, e.ResolvedAt.Format(time.RFC3339))
 	}
-	replayErr := q.Store.Replay(ctx, e.Change)
-	status, resolution := tandem.QuarantineReplayed, "applied as a new write"
+	resolve := func(status, resolution string) func(tandem.Tx) error {
+		return func(tx tandem.Tx) error {
+			_, err := tx.Exec(ctx, `UPDATE tandem_quarantine SET status = ?, resolved_us = ?, resolution = ? WHERE id = ?`, status, q.Now().UnixMicro(), resolution, id)
+			return err
+		}
+	}
+	// The write and its record commit together: a crash cannot leave a
+	// replayed entry that looks pending.
+	replayErr := q.Store.Replay(ctx, e.Change, resolve(tandem.QuarantineReplayed, "applied as a new write"))
 	switch tandem.ErrorCode(replayErr) {
 	case "":
 	case tandem.ECONFLICT:
-		status, resolution = tandem.QuarantineConflict, tandem.ErrorMessage(replayErr)
+		if err := q.Store.Update(ctx, resolve(tandem.QuarantineConflict, tandem.ErrorMessage(replayErr))); err != nil {
+			return e, fmt.Errorf("record the conflict of %s: %w", id, err)
+		}
 	default:
 		return e, replayErr
-	}
-	err = q.Store.Update(ctx, func(tx tandem.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE tandem_quarantine SET status = ?, resolved_us = ?, resolution = ? WHERE id = ?`, status, q.Now().UnixMicro(), resolution, id)
-		return err
-	})
-	if err != nil {
-		return e, fmt.Errorf("record replay of %s: %w", id, err)
 	}
 	if e, err = q.FindQuarantine(ctx, id); err != nil {
 		return e, err

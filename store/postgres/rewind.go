@@ -78,8 +78,8 @@ func (s *Store) Resync(ctx context.Context) error {
 }
 
 // Replay writes c again, as a new change of the current epoch, if its row
-// is still as c found it.
-func (s *Store) Replay(ctx context.Context, c tandem.Change) error {
+// is still as c found it, with also in the same transaction.
+func (s *Store) Replay(ctx context.Context, c tandem.Change, also func(tandem.Tx) error) error {
 	tables, err := s.tables(ctx)
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
@@ -105,6 +105,9 @@ func (s *Store) Replay(ctx context.Context, c tandem.Change) error {
 		if !same {
 			return sqlstore.Conflict(c, now)
 		}
-		return applyRow(ctx, ptx, t, c)
+		if err := applyRow(ctx, ptx, t, c); err != nil || also == nil {
+			return err
+		}
+		return also(tx)
 	})
 }

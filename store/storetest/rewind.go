@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/tandemhq/tandem"
@@ -58,10 +59,17 @@ func testRewindAndReplay(t *testing.T, open Opener) {
 	// Replaying the lost insert works; replaying the update of k1, which b
 	// changed since, is a conflict that changes nothing.
 	before, _ := b.Position(ctx)
-	if err := b.Replay(ctx, undone[0]); err != nil {
+	boom := errors.New("the record of the replay failed")
+	if err := b.Replay(ctx, undone[0], func(tandem.Tx) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("replay whose also fails: %v, want its error", err)
+	}
+	if p, _ := b.Position(ctx); p.LSN != before.LSN {
+		t.Fatalf("a replay whose also failed moved the head from %d to %d", before.LSN, p.LSN)
+	}
+	if err := b.Replay(ctx, undone[0], nil); err != nil {
 		t.Fatalf("replay the lost insert: %v", err)
 	}
-	if err := b.Replay(ctx, undone[3]); tandem.ErrorCode(err) != tandem.ECONFLICT {
+	if err := b.Replay(ctx, undone[3], nil); tandem.ErrorCode(err) != tandem.ECONFLICT {
 		t.Fatalf("replay over a changed row: %v, want conflict", err)
 	}
 	cs, _ := b.ReadChanges(ctx, before.LSN, 10)
@@ -69,7 +77,7 @@ func testRewindAndReplay(t *testing.T, open Opener) {
 		t.Fatalf("replay wrote %+v, want one insert in epoch 2", cs)
 	}
 	// The renamed row's entry replays too: the row it found is untouched.
-	if err := b.Replay(ctx, undone[1]); err != nil {
+	if err := b.Replay(ctx, undone[1], nil); err != nil {
 		t.Fatalf("replay the update with a key change: %v", err)
 	}
 }
