@@ -202,7 +202,7 @@ func startBenchDeployment(ctx context.Context, client *http.Client, o benchOptio
 	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile
 	// The deployment gets SIGTERM if bench dies, even by SIGKILL.
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	err = d.cmd.Start()
+	err = startWithDeathSignal(d.cmd)
 	logFile.Close()
 	if err != nil {
 		d.cleanup()

@@ -33,8 +33,10 @@ type upOptions struct {
 	maxAutoFailoverLag uint64
 	cooldown           time.Duration
 	webhook            string
-	// store is the regions' store: sqlite, or postgres (servers up runs).
-	store string
+	// store is the regions' store: sqlite, or postgres (servers up runs);
+	// storeSet says it was given on the command line.
+	store    string
+	storeSet bool
 }
 
 // runUp is `tandem up`: edge + controller and two regions as separate
@@ -61,6 +63,7 @@ func runUp(args []string) error {
 	if o.portBase < 1 || o.portBase > 65533 {
 		return fmt.Errorf("--port-base must be between 1 and 65533")
 	}
+	fs.Visit(func(f *flag.Flag) { o.storeSet = o.storeSet || f.Name == "store" })
 	dir, err := filepath.Abs(o.dir)
 	if err != nil {
 		return err
@@ -106,6 +109,9 @@ func prepareDeployment(o upOptions) (*deployment, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.store, err = rememberStore(o); err != nil {
+		return nil, err
+	}
 	url := func(port int) string { return fmt.Sprintf("http://127.0.0.1:%d", port) }
 	d := &deployment{opts: o, appID: appID, edgeURL: url(o.portBase)}
 	names := []string{tandem.DefaultWriterRegion, tandem.DefaultStandbyRegion}
@@ -141,8 +147,6 @@ func prepareDeployment(o upOptions) (*deployment, error) {
 			if cfg.Store, err = postgresStoreConfig(o.dir, name); err != nil {
 				return nil, err
 			}
-		} else if o.store != "sqlite" {
-			return nil, fmt.Errorf("--store must be sqlite or postgres")
 		}
 		if err := cfg.Replication.validate(); err != nil {
 			return nil, err
@@ -154,6 +158,26 @@ func prepareDeployment(o upOptions) (*deployment, error) {
 		d.components = append(d.components, &component{name: name, args: []string{"region", "--config", path}, health: cfg.URL + "/healthz"})
 	}
 	return d, nil
+}
+
+// rememberStore returns the store the data directory was first run with,
+// recording o.store in DIR/store on the first run: running up again without
+// --store keeps the regions' data where it is, and a different --store is
+// refused rather than starting empty stores beside the old ones.
+func rememberStore(o upOptions) (string, error) {
+	if o.store != "sqlite" && o.store != "postgres" {
+		return "", fmt.Errorf("--store must be sqlite or postgres, not %q", o.store)
+	}
+	recorded, err := ensureFile(filepath.Join(o.dir, "store"), func() string { return o.store })
+	switch {
+	case err != nil:
+		return "", err
+	case recorded != "sqlite" && recorded != "postgres":
+		return "", fmt.Errorf("%s names the store %q; it must be sqlite or postgres", filepath.Join(o.dir, "store"), recorded)
+	case o.storeSet && recorded != o.store:
+		return "", fmt.Errorf("%s holds regions on %s; run up on it with --store %s (or without --store), or use another --dir for %s", o.dir, recorded, recorded, o.store)
+	}
+	return recorded, nil
 }
 
 // ensureFile returns the trimmed content of path, first writing make()'s
@@ -202,15 +226,15 @@ func (d *deployment) run() error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	if d.opts.store == "postgres" {
-		stopPostgres, err := d.startPostgres()
+		stopPostgres, err := d.startPostgres(ctx)
 		defer stopPostgres() // after the regions have stopped
 		if err != nil {
 			return err
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var wg sync.WaitGroup
 	for _, c := range d.components {
 		if err := c.start(exe, d.opts.dir); err != nil {
@@ -255,16 +279,12 @@ func (c *component) start(exe, dir string) error {
 	cmd.Stdout, cmd.Stderr = pw, pw
 	// The child gets SIGTERM if up itself dies, even by SIGKILL.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
+	if err := startWithDeathSignal(cmd); err != nil {
 		pw.Close()
 		logFile.Close()
 		return fmt.Errorf("start %s: %w", c.name, err)
 	}
-	// Written aside and renamed, so a reader never sees a half-written file.
-	pidFile := filepath.Join(dir, "run", c.name+".pid")
-	if err := os.WriteFile(pidFile+".tmp", []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600); err == nil {
-		os.Rename(pidFile+".tmp", pidFile)
-	}
+	writePIDFile(dir, c.name, cmd.Process.Pid)
 	done := make(chan struct{})
 	go func() {
 		io.Copy(out, pr)
@@ -279,6 +299,15 @@ func (c *component) start(exe, dir string) error {
 	c.cmd, c.done = cmd, done
 	c.mu.Unlock()
 	return nil
+}
+
+// writePIDFile writes DIR/run/NAME.pid aside and renames it, so a reader
+// never sees a half-written file.
+func writePIDFile(dir, name string, pid int) {
+	path := filepath.Join(dir, "run", name+".pid")
+	if err := os.WriteFile(path+".tmp", []byte(strconv.Itoa(pid)+"\n"), 0o600); err == nil {
+		os.Rename(path+".tmp", path)
+	}
 }
 
 // supervise restarts c after restartDelay whenever it exits, until ctx ends.
@@ -305,7 +334,7 @@ func (d *deployment) supervise(ctx context.Context, exe string, c *component) {
 			return
 		case <-time.After(d.opts.restartDelay):
 		}
-		if !d.waitHold(ctx, c) {
+		if !d.waitHold(ctx, c.name) {
 			return
 		}
 		if err := c.start(exe, d.opts.dir); err != nil {
@@ -317,20 +346,20 @@ func (d *deployment) supervise(ctx context.Context, exe string, c *component) {
 }
 
 // holdFile is the file that keeps a dead component down while it exists.
-func (d *deployment) holdFile(c *component) string {
-	return filepath.Join(d.opts.dir, "run", c.name+".hold")
+func (d *deployment) holdFile(name string) string {
+	return filepath.Join(d.opts.dir, "run", name+".hold")
 }
 
-// waitHold waits while c's hold file exists: an operator (or a test) keeps
-// a dead region down that way, for maintenance or to stage an outage.
-func (d *deployment) waitHold(ctx context.Context, c *component) bool {
+// waitHold waits while name's hold file exists: an operator (or a test)
+// keeps a dead region down that way, for maintenance or to stage an outage.
+func (d *deployment) waitHold(ctx context.Context, name string) bool {
 	told := false
 	for {
-		if _, err := os.Stat(d.holdFile(c)); os.IsNotExist(err) {
+		if _, err := os.Stat(d.holdFile(name)); os.IsNotExist(err) {
 			return true
 		}
 		if !told {
-			fmt.Printf("tandem: %s is held down until %s is removed\n", c.name, d.holdFile(c))
+			fmt.Printf("tandem: %s is held down until %s is removed\n", name, d.holdFile(name))
 			told = true
 		}
 		select {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tandemhq/tandem/internal/pgserver"
@@ -41,14 +42,33 @@ func postgresStoreConfig(dir, region string) (StoreConfig, error) {
 	return StoreConfig{Type: "postgres", DSN: fmt.Sprintf("postgres://%s@127.0.0.1:%s/tandem?sslmode=disable", pgserver.User, port)}, nil
 }
 
+// postgresProcess is the PostgreSQL server of one region, as up runs it.
+type postgresProcess struct {
+	name string // "postgres-REGION": its log, pid and hold files
+	dir  string
+	port int
+
+	mu  sync.Mutex
+	srv *pgserver.Server
+}
+
 // startPostgres starts each region's PostgreSQL server (initialising its
-// cluster the first time) and creates the database tandem in it. The
+// cluster the first time), creates the database tandem in it, and restarts
+// it like the other components whenever it dies, until ctx ends. The
 // returned function stops them.
-func (d *deployment) startPostgres() (func(), error) {
-	var servers []*pgserver.Server
+func (d *deployment) startPostgres(ctx context.Context) (func(), error) {
+	ctx, cancel := context.WithCancel(ctx)
+	var procs []*postgresProcess
+	var wg sync.WaitGroup
 	stop := func() {
-		for _, s := range servers {
-			s.Stop()
+		cancel()
+		wg.Wait()
+		for _, p := range procs {
+			p.mu.Lock()
+			if p.srv != nil {
+				p.srv.Stop()
+			}
+			p.mu.Unlock()
 		}
 	}
 	if os.Geteuid() == 0 {
@@ -72,23 +92,79 @@ func (d *deployment) startPostgres() (func(), error) {
 		if err != nil {
 			return stop, fmt.Errorf("postgres port of %s: %w", c.name, err)
 		}
-		logf, err := os.OpenFile(filepath.Join(d.opts.dir, "logs", "postgres-"+c.name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			return stop, err
-		}
-		s, err := pgserver.Start(postgresDir(d.opts.dir, c.name), pgserver.Options{Port: port, Log: logf})
-		logf.Close()
-		if err != nil {
+		p := &postgresProcess{name: "postgres-" + c.name, dir: postgresDir(d.opts.dir, c.name), port: port}
+		if err := d.startPostgresProcess(p); err != nil {
 			return stop, fmt.Errorf("PostgreSQL of %s: %w (if the user postgres cannot reach %s, run up in a directory it can traverse)", c.name, err, d.opts.dir)
 		}
-		servers = append(servers, s)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_, err = s.CreateDatabase(ctx, "tandem")
-		cancel()
-		if err != nil {
-			return stop, err
-		}
-		fmt.Printf("tandem: PostgreSQL for %s on 127.0.0.1:%d (%s)\n", c.name, s.Port, s.Dir)
+		procs = append(procs, p)
+		fmt.Printf("tandem: PostgreSQL for %s on 127.0.0.1:%d (%s)\n", c.name, port, p.dir)
+		wg.Add(1)
+		go func() { defer wg.Done(); d.supervisePostgres(ctx, p) }()
 	}
 	return stop, nil
+}
+
+// startPostgresProcess starts p's server, makes sure the database tandem
+// exists, and writes its pid file.
+func (d *deployment) startPostgresProcess(p *postgresProcess) error {
+	logf, err := os.OpenFile(filepath.Join(d.opts.dir, "logs", p.name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	srv, err := pgserver.Start(p.dir, pgserver.Options{Port: p.port, Log: logf})
+	logf.Close()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := srv.CreateDatabase(ctx, "tandem"); err != nil {
+		srv.Stop()
+		return err
+	}
+	writePIDFile(d.opts.dir, p.name, srv.PID())
+	p.mu.Lock()
+	p.srv = srv
+	p.mu.Unlock()
+	return nil
+}
+
+// supervisePostgres restarts p's server after the restart delay whenever it
+// exits, until ctx ends. A server killed hard may leave its shared memory
+// in use for a moment, so a failed start is tried again.
+func (d *deployment) supervisePostgres(ctx context.Context, p *postgresProcess) {
+	for {
+		p.mu.Lock()
+		done := p.srv.Done()
+		p.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-done:
+		}
+		if d.opts.restartDelay <= 0 {
+			fmt.Printf("tandem: %s exited; not restarting\n", p.name)
+			return
+		}
+		fmt.Printf("tandem: %s exited; restarting in %v\n", p.name, d.opts.restartDelay)
+		for attempt := 1; ; attempt++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(d.opts.restartDelay):
+			}
+			if !d.waitHold(ctx, p.name) {
+				return
+			}
+			err := d.startPostgresProcess(p)
+			if err == nil {
+				break
+			}
+			fmt.Printf("tandem: restart %s (attempt %d): %v\n", p.name, attempt, err)
+		}
+		if ctx.Err() != nil {
+			return // stop() stops the server just started
+		}
+		fmt.Printf("tandem: %s restarted (pid %d)\n", p.name, p.srv.PID())
+	}
 }

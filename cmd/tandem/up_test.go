@@ -246,6 +246,10 @@ func TestUpRefusesSecondInstanceAndBadFlags(t *testing.T) {
 	if err == nil || !strings.Contains(out, "in use by another") {
 		t.Fatalf("second up on one dir: %v\n%s", err, out)
 	}
+	out, err = execOutput(binary, "up", "--dir", dir, "--port-base", fmt.Sprint(freePortBase(t)), "--store", "postgres")
+	if err == nil || !strings.Contains(out, "holds regions on sqlite") {
+		t.Fatalf("up with another store on a sqlite dir: %v\n%s", err, out)
+	}
 	out, err = execOutput(binary, "up", "--port-base", "70000")
 	if err == nil || !strings.Contains(out, "port-base") {
 		t.Fatalf("bad port base: %v\n%s", err, out)
@@ -253,6 +257,24 @@ func TestUpRefusesSecondInstanceAndBadFlags(t *testing.T) {
 	out, err = execOutput(binary, "status", "--dir", filepath.Join(t.TempDir(), "nothing"))
 	if err == nil || !strings.Contains(out, "no deployment found") {
 		t.Fatalf("status without a deployment: %v\n%s", err, out)
+	}
+}
+
+// TestUpRemembersTheStore: the first run records its store; later runs
+// without --store use it, and another --store is refused.
+func TestUpRemembersTheStore(t *testing.T) {
+	dir := t.TempDir()
+	if got, err := rememberStore(upOptions{dir: dir, store: "postgres", storeSet: true}); err != nil || got != "postgres" {
+		t.Fatalf("first run: %q, %v", got, err)
+	}
+	if got, err := rememberStore(upOptions{dir: dir, store: "sqlite"}); err != nil || got != "postgres" {
+		t.Fatalf("second run without --store: %q, %v; want postgres", got, err)
+	}
+	if _, err := rememberStore(upOptions{dir: dir, store: "sqlite", storeSet: true}); err == nil || !strings.Contains(err.Error(), "--store postgres") {
+		t.Fatalf("second run with --store sqlite: %v", err)
+	}
+	if _, err := rememberStore(upOptions{dir: t.TempDir(), store: "mysql", storeSet: true}); err == nil || !strings.Contains(err.Error(), "sqlite or postgres") {
+		t.Fatalf("--store mysql: %v", err)
 	}
 }
 

@@ -197,6 +197,12 @@ func (s *Server) CreateDatabase(ctx context.Context, name string) (string, error
 	return s.DSN(name), nil
 }
 
+// Done is closed once the server process has exited.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// PID is the server process's id.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // Stop stops the server (a fast shutdown) and removes a temporary
 // directory.
 func (s *Server) Stop() {
