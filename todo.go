@@ -29,6 +29,9 @@ type ToDoService interface {
 	// FindToDoByID returns an item. Returns ENOTFOUND if there is none.
 	FindToDoByID(ctx context.Context, id int64) (ToDo, error)
 
+	// FindToDos returns every item, by id.
+	FindToDos(ctx context.Context) ([]ToDo, error)
+
 	// CreateToDo validates t and stores it with the next free id, which it
 	// sets in t.
 	CreateToDo(ctx context.Context, t *ToDo) error

@@ -16,9 +16,12 @@ const ToDoWriteScope = "api/upsert-delete"
 const FencedToDoMessage = "ToDos cannot currently be changed. Please try again in a few minutes"
 
 // routeToDos serves the reference ToDo API under /todo: its token endpoint
-// (the client-credentials grant of /api/oauth2/token) and /v1. Reads take
-// any valid token, writes a token with ToDoWriteScope; the reference clients
-// send the token without "Bearer", which is accepted as well.
+// (the client-credentials grant of /api/oauth2/token) and /v1, plus
+// /v1/items, which lists every item for the web app (the reference could
+// only read one at a time). Reads take any valid token; writes take a
+// signed-in user's token (the web app's) or a client's token with
+// ToDoWriteScope, and refuse other clients' tokens with 403. The reference
+// clients send the token without "Bearer", which is accepted as well.
 func (s *Server) routeToDos() {
 	if s.ToDos == nil {
 		return
@@ -26,9 +29,11 @@ func (s *Server) routeToDos() {
 	if s.Identity != nil {
 		s.mux.HandleFunc("POST /todo/oauth2/token", s.handleClientToken)
 	}
+	write := RequireScopeOrUser(ToDoWriteScope)
 	s.mux.HandleFunc("GET /todo/v1", s.withAuth(nil, s.handleGetToDo))
-	s.mux.HandleFunc("POST /todo/v1", s.withAuth(RequireScope(ToDoWriteScope), s.handleUpsertToDo))
-	s.mux.HandleFunc("DELETE /todo/v1", s.withAuth(RequireScope(ToDoWriteScope), s.handleDeleteToDo))
+	s.mux.HandleFunc("GET /todo/v1/items", s.withAuth(nil, s.handleListToDos))
+	s.mux.HandleFunc("POST /todo/v1", s.withAuth(write, s.handleUpsertToDo))
+	s.mux.HandleFunc("DELETE /todo/v1", s.withAuth(write, s.handleDeleteToDo))
 }
 
 // toDoReply is every answer of /todo/v1: {"status":"ok","response":…} or
@@ -104,6 +109,16 @@ func (s *Server) handleGetToDo(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.writeToDoError(w, r, err)
 	}
+}
+
+// handleListToDos answers GET /todo/v1/items with every item, by id.
+func (s *Server) handleListToDos(w http.ResponseWriter, r *http.Request) {
+	todos, err := s.ToDos.FindToDos(r.Context())
+	if err != nil {
+		s.writeToDoError(w, r, err)
+		return
+	}
+	writeToDo(w, todos)
 }
 
 // handleUpsertToDo creates an item from {"task","status"}, or with "id"

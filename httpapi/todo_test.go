@@ -17,7 +17,14 @@ import (
 // reference curl does.
 func (f *appsFixture) clientToken(t *testing.T) string {
 	t.Helper()
-	r := postJSON(t, f.url+"/api/admin/clients", httpapi.NewClientRequest{Name: "todo", Scope: httpapi.ToDoWriteScope}, bearer(secret)...)
+	return f.clientTokenWithScope(t, httpapi.ToDoWriteScope)
+}
+
+// clientTokenWithScope creates an OAuth client with scope (space-separated)
+// and gets a token for it from /todo/oauth2/token.
+func (f *appsFixture) clientTokenWithScope(t *testing.T, scope string) string {
+	t.Helper()
+	r := postJSON(t, f.url+"/api/admin/clients", httpapi.NewClientRequest{Name: "todo", Scope: scope}, bearer(secret)...)
 	if r.status != 201 {
 		t.Fatalf("create client: %d %s", r.status, r.body)
 	}
@@ -80,12 +87,31 @@ func TestToDoReferenceCurl(t *testing.T) {
 		t.Fatalf("with Bearer: %d %s", r.status, r.body)
 	}
 
-	// A signed-in user's token has no scope: it reads but does not write.
+	// A signed-in user's token has no scope but names a user: it reads and
+	// writes, as the web app does. A client without the scope only reads.
 	if r := send(t, "GET", f.url+"/todo/v1?id=1", "", "Authorization", f.user); r.status != 200 {
 		t.Fatalf("read with a user's token: %d %s", r.status, r.body)
 	}
-	if r := send(t, "POST", f.url+"/todo/v1", `{"task":"t","status":"s"}`, "Authorization", f.user); r.status != 403 || !strings.Contains(r.header.Get("WWW-Authenticate"), "insufficient_scope") {
+	if r := send(t, "POST", f.url+"/todo/v1", `{"task":"from a user","status":"todo"}`, "Authorization", "Bearer "+f.user); r.status != 200 || r.body != `{"status":"ok","response":{"id":4,"task":"from a user","status":"todo"}}` {
 		t.Fatalf("write with a user's token: %d %s", r.status, r.body)
+	}
+	if r := send(t, "DELETE", f.url+"/todo/v1", `{"id":4}`, "Authorization", f.user); r.status != 200 {
+		t.Fatalf("delete with a user's token: %d %s", r.status, r.body)
+	}
+	reader := f.clientTokenWithScope(t, "api/read")
+	if r := send(t, "GET", f.url+"/todo/v1?id=1", "", "Authorization", reader); r.status != 200 {
+		t.Fatalf("read with a client without the scope: %d %s", r.status, r.body)
+	}
+	for _, method := range []string{"POST", "DELETE"} {
+		if r := send(t, method, f.url+"/todo/v1", `{"id":1,"task":"t","status":"s"}`, "Authorization", reader); r.status != 403 || !strings.Contains(r.header.Get("WWW-Authenticate"), "insufficient_scope") {
+			t.Fatalf("%s with a client without the scope: %d %s", method, r.status, r.body)
+		}
+	}
+	if r := send(t, "GET", f.url+"/todo/v1/items", "", "Authorization", reader); r.status != 200 || r.body != `{"status":"ok","response":[{"id":1,"task":"Sample Task new","status":"wip"},{"id":3,"task":"t","status":"s"}]}` {
+		t.Fatalf("list: %d %s", r.status, r.body)
+	}
+	if r := send(t, "GET", f.url+"/todo/v1/items", ""); r.status != 401 {
+		t.Fatalf("list without a token: %d %s", r.status, r.body)
 	}
 	if r := send(t, "GET", f.url+"/todo/v1?id=1", ""); r.status != 401 {
 		t.Fatalf("read without a token: %d %s", r.status, r.body)

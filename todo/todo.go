@@ -70,6 +70,30 @@ func (s *Service) FindToDoByID(ctx context.Context, id int64) (tandem.ToDo, erro
 	return t, nil
 }
 
+// FindToDos returns every item, by id.
+func (s *Service) FindToDos(ctx context.Context) ([]tandem.ToDo, error) {
+	todos := []tandem.ToDo{}
+	err := s.Store.View(ctx, func(tx tandem.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id, task, status FROM todos ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var t tandem.ToDo
+			if err := rows.Scan(&t.ID, &t.Task, &t.Status); err != nil {
+				return err
+			}
+			todos = append(todos, t)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find todos: %w", err)
+	}
+	return todos, nil
+}
+
 func notFound(id int64) error { return tandem.Errorf(tandem.ENOTFOUND, "todo %d not found", id) }
 
 // CreateToDo stores t with the next id: one past the last handed out (or

@@ -3,6 +3,7 @@ package todo_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/tandemhq/tandem"
@@ -66,5 +67,8 @@ func TestToDoService(t *testing.T) {
 	}
 	if err := svc.CreateToDo(ctx, &tandem.ToDo{Task: " ", Status: "wip"}); tandem.ErrorCode(err) != tandem.EINVALID {
 		t.Fatalf("blank task: %v", err)
+	}
+	if got, err := svc.FindToDos(ctx); err != nil || !slices.Equal(got, []tandem.ToDo{a, c}) {
+		t.Fatalf("find all = %+v, %v; want %+v", got, err, []tandem.ToDo{a, c})
 	}
 }

@@ -23,10 +23,14 @@ const Prefix = "/ui/"
 var static embed.FS
 
 // Config is what the pages need to know of the deployment, served as
-// /ui/config.json: the app id for the state API, and the regions' names.
+// /ui/config.json: the app id for the state API, the regions' names, the
+// writer region, and the region serving the app when a region serves it
+// directly rather than the edge.
 type Config struct {
 	AppID   string   `json:"appId"`
 	Regions []string `json:"regions"`
+	Writer  string   `json:"writer"`
+	Region  string   `json:"region,omitempty"`
 }
 
 // asset is one embedded file, with its ETag computed once.

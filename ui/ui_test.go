@@ -10,12 +10,16 @@ import (
 )
 
 func TestHandler(t *testing.T) {
-	h := ui.NewHandler(func() ui.Config { return ui.Config{AppID: "app-1", Regions: []string{"a", "b"}} })
+	h := ui.NewHandler(func() ui.Config { return ui.Config{AppID: "app-1", Regions: []string{"a", "b"}, Writer: "a"} })
 	for _, tt := range []struct{ path, contentType, body string }{
 		{"/ui/", "text/html", "<title>tandem</title>"},
 		{"/ui/app.js", "javascript", "function route"},
+		{"/ui/dom.js", "javascript", "function askDialog"},
+		{"/ui/remittance.js", "javascript", `page("remittances"`},
+		{"/ui/todo.js", "javascript", `page("todo"`},
+		{"/ui/console.js", "javascript", `page("console"`},
 		{"/ui/app.css", "text/css", "--accent"},
-		{"/ui/config.json", "application/json", `{"appId":"app-1","regions":["a","b"]}`},
+		{"/ui/config.json", "application/json", `{"appId":"app-1","regions":["a","b"],"writer":"a"}`},
 	} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest("GET", tt.path, nil))

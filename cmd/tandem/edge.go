@@ -129,9 +129,9 @@ func runEdge(args []string) error {
 }
 
 // uiConfig is what the web app needs of the deployment: the app id for the
-// state API and the regions' names.
+// state API, the regions' names and the writer.
 func uiConfig(snap tandem.Snapshot) ui.Config {
-	c := ui.Config{AppID: snap.AppID, Regions: []string{}}
+	c := ui.Config{AppID: snap.AppID, Regions: []string{}, Writer: snap.Writer}
 	for _, r := range snap.Regions {
 		c.Regions = append(c.Regions, r.Name)
 	}

@@ -139,10 +139,14 @@ func (g *Region) Open() error {
 	if err := g.openApps(); err != nil {
 		return err
 	}
+	handler, err := g.handler()
+	if err != nil {
+		return fmt.Errorf("controller URL: %w", err)
+	}
 	if g.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	g.server = &http.Server{Handler: g.api, ReadHeaderTimeout: 10 * time.Second}
+	g.server = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel

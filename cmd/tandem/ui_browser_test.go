@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +76,29 @@ func (b *browser) waitFor(what, predicate string, timeout time.Duration) {
 		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
 }
 
+// uiDeployment is a running `tandem up` and a browser to drive it: the
+// data directory, the port base, the edge's URL and the admin's
+// credentials.
+type uiDeployment struct {
+	*browser
+	dir, edge string
+	base      int
+	creds     adminCredentials
+}
+
+// startUI starts `tandem up` with flags and a browser.
+func startUI(t *testing.T, flags ...string) *uiDeployment {
+	t.Helper()
+	u := &uiDeployment{browser: newBrowser(t), dir: filepath.Join(t.TempDir(), "data"), base: freePortBase(t)}
+	startUp(t, u.dir, u.base, flags...)
+	u.edge = fmt.Sprintf("http://127.0.0.1:%d", u.base)
+	var err error
+	if u.creds, err = readAdminCredentials(filepath.Join(u.dir, adminCredentialsFile)); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 // fail saves a screenshot and the page's text, then fails the test.
 func (b *browser) fail(format string, args ...any) {
 	b.t.Helper()
@@ -126,6 +150,40 @@ func (b *browser) signIn(base, username, password, newPassword string, wait time
 	b.waitFor("welcome and the photos page", `document.getElementById("welcome").textContent === "welcome `+username+`" && !document.getElementById("view-photos").hidden`, wait)
 }
 
+// auditJS lists what makes the page's current DOM (every view is in it,
+// shown or not) hard to use with a keyboard or a screen reader: form fields
+// without a label, buttons and links without a name, images without alt
+// text, duplicate ids (which break label and ARIA references).
+const auditJS = `(() => {
+  const bad = [];
+  const named = (el) => (el.textContent || "").trim() || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby") || el.getAttribute("title");
+  for (const el of document.querySelectorAll("input, select, textarea")) {
+    if (el.type === "hidden") continue;
+    const label = (el.id && document.querySelector('label[for="' + el.id + '"]')) || el.closest("label") || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby");
+    if (!label) bad.push("a " + el.tagName.toLowerCase() + " without a label: " + el.outerHTML.slice(0, 100));
+  }
+  for (const el of document.querySelectorAll("button, a[href]")) {
+    if (!named(el) && !el.querySelector("img[alt]:not([alt=''])")) bad.push("a " + el.tagName.toLowerCase() + " without a name: " + el.outerHTML.slice(0, 100));
+  }
+  for (const img of document.querySelectorAll("img")) if (!img.hasAttribute("alt")) bad.push("an image without alt: " + img.outerHTML.slice(0, 100));
+  const seen = new Set();
+  for (const el of document.querySelectorAll("[id]")) { if (seen.has(el.id)) bad.push("duplicate id " + el.id); seen.add(el.id); }
+  if (!document.documentElement.lang) bad.push("no lang on <html>");
+  return bad;
+})()`
+
+// audit fails the test when the page has accessibility faults (see auditJS).
+func (b *browser) audit(where string) {
+	b.t.Helper()
+	faults, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](auditJS))
+	if err != nil {
+		b.fail("audit %s: %v", where, err)
+	}
+	if len(faults) > 0 {
+		b.fail("accessibility faults %s:\n%s", where, strings.Join(faults, "\n"))
+	}
+}
+
 func jsString(s string) string { return strconv.Quote(s) }
 
 // TestUIBrowser drives the web app in chromium through the edge of `tandem
@@ -134,15 +192,8 @@ func jsString(s string) string { return strconv.Quote(s) }
 // messages, a switchover from the operations console that the navbar
 // follows without losing the session, the live dashboard, and sign-out.
 func TestUIBrowser(t *testing.T) {
-	b := newBrowser(t)
-	dir := filepath.Join(t.TempDir(), "data")
-	base := freePortBase(t)
-	startUp(t, dir, base)
-	edge := fmt.Sprintf("http://127.0.0.1:%d", base)
-	creds, err := readAdminCredentials(filepath.Join(dir, adminCredentialsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := startUI(t)
+	b, dir, edge, creds := u.browser, u.dir, u.edge, u.creds
 	const wait = 15 * time.Second
 
 	b.signIn(edge, creds.Username, creds.Password, "Browser-Test-Passw0rd!", wait)
@@ -188,6 +239,19 @@ func TestUIBrowser(t *testing.T) {
 	b.comment("photo-ui", after)
 	b.waitFor("the comments from both regions", `document.getElementById("comments").textContent.includes(`+jsString(comment)+`) && document.getElementById("comments").textContent.includes(`+jsString(after)+`)`, wait)
 
+	// The owner deletes the photo from its page, after a confirmation.
+	b.do("open the photo from the gallery", chromedp.Evaluate[chromedp.Void](`location.hash = "#/photos"`))
+	b.waitFor("the gallery", `document.querySelectorAll("#gallery a").length === 1`, wait)
+	b.do("delete the photo",
+		chromedp.Click(chromedp.CSS("#gallery a")),
+		chromedp.WaitVisible(chromedp.CSS("#photo-delete")),
+		chromedp.Click(chromedp.CSS("#photo-delete")),
+		chromedp.WaitVisible(chromedp.CSS("#photo-delete-confirm")),
+		chromedp.Click(chromedp.CSS("#photo-delete-confirm")),
+	)
+	b.waitFor("an empty gallery", `!document.getElementById("view-photos").hidden && document.getElementById("notice").textContent === "The photo was deleted." && document.querySelectorAll("#gallery img").length === 0`, wait)
+
+	b.audit("after the photo, console and dashboard pages")
 	b.do("sign out", chromedp.Click(chromedp.CSS("#signout")))
 	b.waitFor("the sign-in page", `!document.getElementById("view-signin").hidden && document.getElementById("welcome").textContent === "" && sessionStorage.getItem("tandem.session") === null`, wait)
 }

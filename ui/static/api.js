@@ -77,7 +77,7 @@ async function call(method, path, body, opts) {
   const text = await resp.text();
   if (text) { try { data = JSON.parse(text); } catch { data = null; } }
   if (!resp.ok) {
-    const err = new Error((data && data.message) || ("The server answered " + resp.status + " " + resp.statusText));
+    const err = new Error((data && (data.message || (typeof data.response === "string" && data.response))) || ("The server answered " + resp.status + " " + resp.statusText));
     err.status = resp.status;
     throw err;
   }
@@ -85,20 +85,24 @@ async function call(method, path, body, opts) {
 }
 
 // appState holds the last state read from /api/state/{appId}: "active",
-// "fenced", "failover", or "" when it could not be read.
-const appState = { appId: "", regions: [], state: "", error: "", listeners: [] };
+// "fenced", "failover", or "" when it could not be read; the writer region;
+// and region, the region serving the app when it is not the edge.
+const appState = { appId: "", regions: [], writer: "", region: "", state: "", error: "", listeners: [] };
 
 async function loadConfig() {
   const c = await api("GET", "/ui/config.json");
   appState.appId = c.appId;
   appState.regions = c.regions || [];
+  appState.writer = c.writer || "";
+  appState.region = c.region || "";
 }
 
-// refreshState re-reads the state and tells the listeners. It never throws:
-// an unreadable state is shown as a message and treated as not writable.
+// refreshState re-reads the deployment and the state, and tells the
+// listeners. It never throws: an unreadable state is shown as a message and
+// treated as not writable.
 async function refreshState() {
   try {
-    if (!appState.appId) await loadConfig();
+    await loadConfig();
     const s = await api("GET", "/api/state/" + encodeURIComponent(appState.appId));
     appState.state = (s && s.state) || "";
     appState.error = appState.state ? "" : "The application state is unknown.";
@@ -108,11 +112,18 @@ async function refreshState() {
   }
   const banner = $("state-banner");
   if (appState.state === "fenced") show(banner, "The application is fenced: writes are paused.");
+  else if (!appState.error && onStandby()) show(banner, "You are using region " + appState.region + " directly. It is a standby: it serves reads only. Writes go to the writer region, " + (appState.writer || "none at the moment") + ".");
   else show(banner, appState.error);
   for (const f of appState.listeners) f();
   return appState.state;
 }
 
+// onStandby reports whether a region serves the app directly and is not the
+// writer, so nothing can be written through it.
+function onStandby() {
+  return appState.region !== "" && appState.region !== appState.writer;
+}
+
 function writable() {
-  return appState.state === "active" || appState.state === "failover";
+  return (appState.state === "active" || appState.state === "failover") && !onStandby();
 }

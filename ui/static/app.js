@@ -127,6 +127,13 @@ async function loadGallery(reset) {
   } catch (e) { showError("Cannot list the photos: " + e.message); }
 }
 $("gallery-more").addEventListener("click", () => loadGallery(false));
+// Infinite scroll: the next page loads when the "Load more" button comes
+// into view; the button stays for keyboards and for browsers without it.
+if ("IntersectionObserver" in window) {
+  new IntersectionObserver((entries) => {
+    if (entries.some((e) => e.isIntersecting) && galleryNext && !$("view-photos").hidden) loadGallery(false);
+  }).observe($("gallery-more"));
+}
 
 $("open-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
@@ -146,7 +153,6 @@ async function upload(f) {
   if (bad) { msg.textContent = bad; return; }
   if (!writable() && (await refreshState(), !writable())) { msg.textContent = FENCED_PHOTO; return; }
   const form = new FormData();
-  form.append("user", session.get().username);
   form.append("file", f);
   const xhr = new XMLHttpRequest();
   const bar = $("upload-progress");
@@ -177,8 +183,13 @@ async function openPhoto(id) {
   $("photo-id").textContent = id;
   const img = $("photo-img");
   img.hidden = true;
+  $("photo-delete").hidden = true;
+  $("photo-owner").textContent = "";
   api("GET", "/api/photos/" + encodeURIComponent(id)).then((p) => {
     img.src = p.image; img.alt = "Photo by " + p.owner; img.hidden = false;
+    $("photo-owner").textContent = "Uploaded by " + p.owner + " on " + new Date(p.created).toLocaleString();
+    const s = session.get();
+    $("photo-delete").hidden = !s || (s.username !== p.owner && s.role !== "admin");
   }).catch(() => { /* comments work on any id, as the reference's do */ });
   await loadComments();
 }
@@ -196,12 +207,23 @@ async function loadComments() {
   } catch (e) { showError("Cannot load the comments: " + e.message); }
 }
 
+$("photo-delete").addEventListener("click", async () => {
+  if (!(await askDialog($("photo-delete-dialog")))) return;
+  if ((await refreshState(), !writable())) { showError(FENCED_PHOTO); return; }
+  try {
+    await api("DELETE", "/api/photos/" + encodeURIComponent(photoID));
+    show($("notice"), "The photo was deleted.");
+    go("#/photos");
+  } catch (e) { showError("Cannot delete the photo: " + e.message); }
+});
+
 function renderWritable() {
   const fenced = !writable();
   const cf = $("comment-form").elements;
   for (const el of cf) el.disabled = fenced;
   $("comment-message").textContent = fenced ? FENCED_COMMENT : "";
   for (const el of $("upload-form").elements) el.disabled = fenced;
+  $("photo-delete").disabled = fenced;
   $("upload-message").textContent = fenced ? FENCED_PHOTO : "";
 }
 appState.listeners.push(renderWritable);
