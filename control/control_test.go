@@ -224,3 +224,57 @@ func TestLeaseKeeperStepsDownWhenCutOff(t *testing.T) {
 	proxy.Heal()
 	retry.Until(t, 10*time.Millisecond, 5*time.Second, func() error { return k.Check(1) })
 }
+
+// TestOperatorChangesRules: by hand, the state is only active or fenced,
+// and neither the state nor a routing control changes while a runbook
+// runs; once it has ended they do.
+func TestOperatorChangesRules(t *testing.T) {
+	ctx := context.Background()
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // a region that does not answer yet: the runbook waits on it
+		case <-release:
+		case <-r.Context().Done():
+		}
+		http.Error(w, "gone", http.StatusServiceUnavailable)
+	}))
+	defer hung.Close()
+	c := control.New(filepath.Join(t.TempDir(), "control.db"))
+	slow := []tandem.RegionInfo{{Name: "us-east-1", URL: hung.URL}, {Name: "ap-northeast-1", URL: hung.URL}}
+	if err := c.Open(tandem.Snapshot{AppID: "app-1", Regions: slow}); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	if _, err := c.ChangeState(ctx, "app-1", tandem.StateFailover); tandem.ErrorCode(err) != tandem.EINVALID {
+		t.Fatalf("failover by hand: %v, want invalid", err)
+	}
+	rb, err := c.StartRunbook(ctx, control.RunbookRequest{Kind: "switchover", Target: "ap-northeast-1", TimeoutMs: 2000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := c.Snapshot().Version
+	if _, err := c.ChangeState(ctx, "app-1", tandem.StateFenced); tandem.ErrorCode(err) != tandem.ECONFLICT {
+		t.Fatalf("state during a runbook: %v, want conflict", err)
+	}
+	if _, err := c.ChangeRouting(ctx, "us-east-1", false); tandem.ErrorCode(err) != tandem.ECONFLICT {
+		t.Fatalf("routing during a runbook: %v, want conflict", err)
+	}
+	if v := c.Snapshot().Version; v != version {
+		t.Fatalf("refused changes moved the snapshot from %d to %d", version, v)
+	}
+	close(release)
+	retry.Until(t, 20*time.Millisecond, 30*time.Second, func() error {
+		got, err := c.FindRunbook(ctx, rb.ID)
+		if err != nil || got.Status == control.StatusRunning {
+			return fmt.Errorf("runbook %s still %s (%v)", rb.ID, got.Status, err)
+		}
+		return nil
+	})
+	if _, err := c.ChangeState(ctx, "app-1", tandem.StateFenced); err != nil {
+		t.Fatalf("state once the runbook ended: %v", err)
+	}
+	if _, err := c.ChangeRouting(ctx, "us-east-1", false); err != nil {
+		t.Fatalf("routing once the runbook ended: %v", err)
+	}
+}

@@ -162,7 +162,7 @@ func (h *Handler) handleSetState(w http.ResponseWriter, r *http.Request) {
 	if req.AppID == "" {
 		req.AppID = h.Controller.Snapshot().AppID
 	}
-	snap, err := h.Controller.SetState(r.Context(), req.AppID, state)
+	snap, err := h.Controller.ChangeState(r.Context(), req.AppID, state)
 	if err != nil {
 		httpjson.Error(w, r, h.Logger, err)
 		return
@@ -185,7 +185,7 @@ func (h *Handler) handleSetRouting(w http.ResponseWriter, r *http.Request) {
 		httpjson.Errorf(w, r, tandem.EINVALID, "missing field: on")
 		return
 	}
-	snap, err := h.Controller.SetRouting(r.Context(), r.PathValue("region"), *req.On)
+	snap, err := h.Controller.ChangeRouting(r.Context(), r.PathValue("region"), *req.On)
 	if err != nil {
 		httpjson.Error(w, r, h.Logger, err)
 		return
