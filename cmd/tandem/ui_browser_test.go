@@ -184,6 +184,30 @@ func (b *browser) audit(where string) {
 	}
 }
 
+// fitsPhone shows every page at a phone's width and fails if one is wider
+// than the screen (wide tables scroll inside themselves instead), then
+// goes back to the desktop size.
+func (b *browser) fitsPhone(wait time.Duration) {
+	b.t.Helper()
+	b.do("a phone's screen", chromedp.EmulateViewport(360, 740))
+	for _, page := range []string{"photos", "remittances", "todo", "console"} {
+		b.do("open "+page, chromedp.Evaluate[chromedp.Void](`location.hash = "#/`+page+`"`))
+		b.waitFor("the "+page+" page", `!document.getElementById("view-`+page+`").hidden`, wait)
+		ctx, cancel := context.WithTimeout(b.ctx, wait)
+		err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`document.documentElement.scrollWidth <= window.innerWidth`, chromedp.WithPollingInterval(100*time.Millisecond)))
+		cancel()
+		if err != nil {
+			wide, _ := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("body *")].filter((e) => {
+				const escapes = ["absolute", "fixed"].includes(getComputedStyle(e).position); // from any scroll container
+				for (let a = e.parentElement; a && !escapes; a = a.parentElement) if (getComputedStyle(a).overflowX !== "visible") return false; // scrolls inside
+				return e.getBoundingClientRect().right > window.innerWidth + 1 || (getComputedStyle(e).overflowX === "visible" && e.scrollWidth > e.clientWidth + 1);
+			}).slice(-8).map((e) => e.outerHTML.slice(0, 160))`))
+			b.fail("the %s page is wider than a phone (%v); too wide:\n%s", page, err, strings.Join(wide, "\n"))
+		}
+	}
+	b.do("a desktop's screen", chromedp.EmulateViewport(1200, 900))
+}
+
 func jsString(s string) string { return strconv.Quote(s) }
 
 // TestUIBrowser drives the web app in chromium through the edge of `tandem
@@ -252,6 +276,7 @@ func TestUIBrowser(t *testing.T) {
 	b.waitFor("an empty gallery", `!document.getElementById("view-photos").hidden && document.getElementById("notice").textContent === "The photo was deleted." && document.querySelectorAll("#gallery img").length === 0`, wait)
 
 	b.audit("after the photo, console and dashboard pages")
+	b.fitsPhone(wait)
 	b.do("sign out", chromedp.Click(chromedp.CSS("#signout")))
 	b.waitFor("the sign-in page", `!document.getElementById("view-signin").hidden && document.getElementById("welcome").textContent === "" && sessionStorage.getItem("tandem.session") === null`, wait)
 }
