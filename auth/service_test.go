@@ -436,3 +436,22 @@ func FuzzParseJWKS(f *testing.F) {
 		}
 	})
 }
+
+// TestAuthenticateExpiresRemembered: a token verified once is still refused
+// once it has expired, and a forged copy of it is refused all along.
+func TestAuthenticateExpiresRemembered(t *testing.T) {
+	ctx := context.Background()
+	s, now := newService(t)
+	tokens := confirmedUser(t, s, "fred", auth.RoleUser)
+	for range 2 {
+		if _, err := s.Authenticate(ctx, tokens.AccessToken); err != nil {
+			t.Fatalf("a fresh token: %v", err)
+		}
+	}
+	if _, err := s.Authenticate(ctx, tokens.AccessToken+"x"); err == nil {
+		t.Fatal("a tampered copy of a verified token was accepted")
+	}
+	*now = now.Add(auth.DefaultTokenTTL + auth.DefaultLeeway + time.Second)
+	_, err := s.Authenticate(ctx, tokens.AccessToken)
+	wantCode(t, "an expired token verified before", err, tandem.EUNAUTHORIZED)
+}

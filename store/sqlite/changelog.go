@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/tandemhq/tandem"
@@ -14,9 +15,13 @@ import (
 
 // ReadChanges returns up to limit entries after LSN after.
 func (s *Store) ReadChanges(ctx context.Context, after uint64, limit int) ([]tandem.Change, error) {
-	rows, err := s.rdb.QueryContext(ctx, `
+	st, err := s.rstmts.prepared(ctx, `
 		SELECT lsn, epoch, time_us, tbl, key, op, coalesce(before, ''), coalesce(after, '')
-		FROM _tandem_changelog WHERE lsn > ? ORDER BY lsn LIMIT ?`, after, limit)
+		FROM _tandem_changelog WHERE lsn > ? ORDER BY lsn LIMIT ?`)
+	if err != nil {
+		return nil, fmt.Errorf("read changelog: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read changelog: %w", err)
 	}
@@ -32,18 +37,20 @@ func (s *Store) ApplyChanges(ctx context.Context, changes []tandem.Change) error
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
-	tx, err := s.wdb.BeginTx(ctx, nil)
+	defer s.wstmts.prepareNoted(ctx) // after the transaction has ended
+	btx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `UPDATE _tandem_state SET applying = 1 WHERE id = 1`); err != nil {
+	defer btx.Rollback()
+	tx := sqlTx{btx, s.wstmts}
+	if _, err := tx.Exec(ctx, `UPDATE _tandem_state SET applying = 1 WHERE id = 1`); err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
 	applied, err := sqlstore.ApplyEntries(ctx, tx, tables, changes,
 		func(t *table, c tandem.Change) error { return applyRow(ctx, tx, t, c) },
 		func(c tandem.Change) error {
-			_, err := tx.ExecContext(ctx, `
+			_, err := tx.Exec(ctx, `
 			INSERT INTO _tandem_changelog (lsn, epoch, time_us, tbl, key, op, before, after)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 				c.LSN, c.Epoch, c.CommitTime.UnixMicro(), c.Table, string(c.Key), string(c.Op), sqlstore.NullJSON(c.Before), sqlstore.NullJSON(c.After))
@@ -55,7 +62,7 @@ func (s *Store) ApplyChanges(ctx context.Context, changes []tandem.Change) error
 	if applied == 0 {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE _tandem_state SET applying = 0 WHERE id = 1`); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE _tandem_state SET applying = 0 WHERE id = 1`); err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -66,7 +73,7 @@ func (s *Store) ApplyChanges(ctx context.Context, changes []tandem.Change) error
 }
 
 // applyRow makes the row change c to table t.
-func applyRow(ctx context.Context, tx *sql.Tx, t *table, c tandem.Change) error {
+func applyRow(ctx context.Context, tx sqlTx, t *table, c tandem.Change) error {
 	key, err := decodeRow(t, c.Key)
 	if err != nil {
 		return fmt.Errorf("key: %w", err)
@@ -76,7 +83,7 @@ func applyRow(ctx context.Context, tx *sql.Tx, t *table, c tandem.Change) error 
 	}
 	where, whereArgs := keyClause(t, key)
 	if c.Op == tandem.OpDelete {
-		_, err := tx.ExecContext(ctx, "DELETE FROM "+quoteIdent(t.Name)+" WHERE "+where, whereArgs...)
+		_, err := tx.Exec(ctx, "DELETE FROM "+quoteIdent(t.Name)+" WHERE "+where, whereArgs...)
 		return err
 	}
 	row, err := decodeRow(t, c.After)
@@ -87,6 +94,7 @@ func applyRow(ctx context.Context, tx *sql.Tx, t *table, c tandem.Change) error 
 	for col := range row {
 		cols = append(cols, col)
 	}
+	sort.Strings(cols) // the same statement every time: it stays prepared
 	switch c.Op {
 	case tandem.OpUpdate:
 		sets := make([]string, len(cols))
@@ -95,7 +103,7 @@ func applyRow(ctx context.Context, tx *sql.Tx, t *table, c tandem.Change) error 
 			sets[i] = quoteIdent(col) + " = ?"
 			args = append(args, row[col])
 		}
-		res, err := tx.ExecContext(ctx, "UPDATE "+quoteIdent(t.Name)+" SET "+strings.Join(sets, ", ")+" WHERE "+where, append(args, whereArgs...)...)
+		res, err := tx.Exec(ctx, "UPDATE "+quoteIdent(t.Name)+" SET "+strings.Join(sets, ", ")+" WHERE "+where, append(args, whereArgs...)...)
 		if err != nil {
 			return err
 		}
@@ -110,7 +118,7 @@ func applyRow(ctx context.Context, tx *sql.Tx, t *table, c tandem.Change) error 
 		for i, col := range cols {
 			quoted[i], marks[i], args[i] = quoteIdent(col), "?", row[col]
 		}
-		_, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO "+quoteIdent(t.Name)+" ("+strings.Join(quoted, ", ")+") VALUES ("+strings.Join(marks, ", ")+")", args...)
+		_, err := tx.Exec(ctx, "INSERT OR REPLACE INTO "+quoteIdent(t.Name)+" ("+strings.Join(quoted, ", ")+") VALUES ("+strings.Join(marks, ", ")+")", args...)
 		return err
 	default:
 		return tandem.Errorf(tandem.EINVALID, "unknown operation %q", c.Op)

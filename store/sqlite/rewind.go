@@ -34,7 +34,7 @@ func (s *Store) Rewind(ctx context.Context, to uint64) ([]tandem.Change, error) 
 	}
 	err = s.captureOff(ctx, func(tx *sql.Tx) error {
 		err := sqlstore.UndoEntries(tables, undo,
-			func(t *table, c tandem.Change) error { return applyRow(ctx, tx, t, c) },
+			func(t *table, c tandem.Change) error { return applyRow(ctx, sqlTx{tx, s.wstmts}, t, c) },
 			func(t *table, image json.RawMessage) error {
 				row, err := decodeRow(t, image)
 				if err != nil {
@@ -111,14 +111,14 @@ func (s *Store) Replay(ctx context.Context, c tandem.Change, also func(tandem.Tx
 		return tandem.Errorf(tandem.EINVALID, "replay: table %s does not exist", c.Table)
 	}
 	return s.Update(ctx, func(tx tandem.Tx) error {
-		stx := tx.(sqlTx).tx
+		stx := tx.(sqlTx)
 		key, err := decodeRow(t, c.Key)
 		if err != nil {
 			return err
 		}
 		where, args := keyClause(t, key)
 		var now sql.NullString
-		err = stx.QueryRowContext(ctx, "SELECT "+jsonObject(quoteIdent(t.Name), t.Columns)+" FROM "+quoteIdent(t.Name)+" WHERE "+where, args...).Scan(&now)
+		err = stx.QueryRow(ctx, "SELECT "+jsonObject(quoteIdent(t.Name), t.Columns)+" FROM "+quoteIdent(t.Name)+" WHERE "+where, args...).Scan(&now)
 		if err != nil && err != sql.ErrNoRows {
 			return err
 		}

@@ -40,6 +40,8 @@ type Store struct {
 
 	wdb *sql.DB // the single writer connection
 	rdb *sql.DB // readers
+	// wstmts and rstmts keep the statements run on wdb and rdb prepared.
+	wstmts, rstmts *stmtCache
 
 	writer atomic.Bool
 
@@ -72,6 +74,7 @@ func (s *Store) Open() error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	s.rdb.SetMaxOpenConns(8)
+	s.wstmts, s.rstmts = newStmtCache(s.wdb), newStmtCache(s.rdb)
 	if _, err := s.wdb.Exec(schema); err != nil {
 		return fmt.Errorf("create changelog: %w", err)
 	}
@@ -86,6 +89,10 @@ func (s *Store) Open() error {
 // Close closes the database.
 func (s *Store) Close() error {
 	var errs []error
+	if s.wstmts != nil {
+		s.wstmts.close()
+		s.rstmts.close()
+	}
 	if s.rdb != nil {
 		errs = append(errs, s.rdb.Close())
 	}
@@ -131,15 +138,22 @@ func (s *Store) Update(ctx context.Context, fn func(tandem.Tx) error) error {
 	if !s.writer.Load() {
 		return tandem.Errorf(tandem.ENOTWRITER, "this region's store is a follower; writes go to the writer")
 	}
-	tx, err := s.wdb.BeginTx(ctx, nil)
+	err := s.update(ctx, fn)
+	s.wstmts.prepareNoted(ctx)
+	return err
+}
+
+func (s *Store) update(ctx context.Context, fn func(tandem.Tx) error) error {
+	btx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `UPDATE _tandem_state SET tx_time_us = ? WHERE id = 1`, s.Now().UnixMicro()); err != nil {
+	defer btx.Rollback()
+	tx := sqlTx{btx, s.wstmts}
+	if _, err := tx.Exec(ctx, `UPDATE _tandem_state SET tx_time_us = ? WHERE id = 1`, s.Now().UnixMicro()); err != nil {
 		return fmt.Errorf("stamp transaction: %w", err)
 	}
-	if err := fn(sqlTx{tx}); err != nil {
+	if err := fn(tx); err != nil {
 		return err
 	}
 	return s.commits.Commit(ctx, tx, func() {})
@@ -147,12 +161,18 @@ func (s *Store) Update(ctx context.Context, fn func(tandem.Tx) error) error {
 
 // View runs fn in a read transaction.
 func (s *Store) View(ctx context.Context, fn func(tandem.Tx) error) error {
+	err := s.view(ctx, fn)
+	s.rstmts.prepareNoted(ctx)
+	return err
+}
+
+func (s *Store) view(ctx context.Context, fn func(tandem.Tx) error) error {
 	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("begin read: %w", err)
 	}
 	defer tx.Rollback()
-	return fn(sqlTx{tx})
+	return fn(sqlTx{tx, s.rstmts})
 }
 
 // SetRole makes the store the writer of an epoch, or a follower.
@@ -169,26 +189,11 @@ func (s *Store) SetRole(ctx context.Context, role tandem.Role) error {
 }
 
 // Role returns the store's role.
-func (s *Store) Role(ctx context.Context) (tandem.Role, error) { return sqlstore.Role(ctx, s.rdb) }
+func (s *Store) Role(ctx context.Context) (tandem.Role, error) { return sqlstore.Role(ctx, s.rstmts) }
 
 // Position returns the head of the changelog.
 func (s *Store) Position(ctx context.Context) (tandem.Position, error) {
-	return sqlstore.Position(ctx, s.rdb)
-}
-
-// sqlTx adapts *sql.Tx to tandem.Tx.
-type sqlTx struct{ tx *sql.Tx }
-
-func (t sqlTx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, q, args...)
-}
-
-func (t sqlTx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, q, args...)
-}
-
-func (t sqlTx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, q, args...)
+	return sqlstore.Position(ctx, s.rstmts)
 }
 
 // SetGuard sets the write guard called before every Update commits.

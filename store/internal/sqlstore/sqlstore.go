@@ -143,7 +143,7 @@ func History(ctx context.Context, q Querier) ([]tandem.EpochStart, error) {
 }
 
 // Position reads the head of the changelog and the store's epoch.
-func Position(ctx context.Context, db *sql.DB) (tandem.Position, error) {
+func Position(ctx context.Context, db RowQuerier) (tandem.Position, error) {
 	var p tandem.Position
 	var us int64
 	if err := db.QueryRowContext(ctx, PositionSQL).Scan(&p.LSN, &us, &p.Epoch); err != nil {
@@ -155,11 +155,16 @@ func Position(ctx context.Context, db *sql.DB) (tandem.Position, error) {
 	return p, nil
 }
 
+// RowQuerier runs a query that returns one row, as *sql.Tx does.
+type RowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // ApplyEntries applies the writer's entries after the head in tx, in order:
 // apply makes an entry's row change, record copies it into the changelog.
 // It returns how many it applied. Returns EINVALID for a gap or a table
 // this store does not have.
-func ApplyEntries(ctx context.Context, tx *sql.Tx, tables map[string]*Table, changes []tandem.Change,
+func ApplyEntries(ctx context.Context, tx RowQuerier, tables map[string]*Table, changes []tandem.Change,
 	apply func(*Table, tandem.Change) error, record func(tandem.Change) error) (int, error) {
 	var head uint64
 	if err := tx.QueryRowContext(ctx, HeadSQL).Scan(&head); err != nil {
@@ -223,7 +228,7 @@ func UndoEntries(tables map[string]*Table, entries []tandem.Change,
 }
 
 // Role reads a store's role.
-func Role(ctx context.Context, db *sql.DB) (tandem.Role, error) {
+func Role(ctx context.Context, db RowQuerier) (tandem.Role, error) {
 	var r tandem.Role
 	var w int
 	if err := db.QueryRowContext(ctx, `SELECT writer, epoch FROM _tandem_state WHERE id = 1`).Scan(&w, &r.Epoch); err != nil {
@@ -366,7 +371,10 @@ func (c *Commits) SetCommitHook(h tandem.CommitHook) {
 // Commit ends an Update's transaction: it reads the head, asks the write
 // guard, commits, calls committed (which may release the store's writer),
 // wakes the waiters and runs the commit hook, whose error is Update's.
-func (c *Commits) Commit(ctx context.Context, tx *sql.Tx, committed func()) error {
+func (c *Commits) Commit(ctx context.Context, tx interface {
+	RowQuerier
+	Commit() error
+}, committed func()) error {
 	var head uint64
 	if err := tx.QueryRowContext(ctx, HeadSQL).Scan(&head); err != nil {
 		return fmt.Errorf("read head: %w", err)
