@@ -39,6 +39,14 @@ func TestHandler(t *testing.T) {
 		t.Errorf("If-None-Match %s: %d", etag, w.Code)
 	}
 
+	for _, path := range []string{"/ui/", "/ui/config.json"} {
+		w = httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || w.Header().Get("X-Frame-Options") != "DENY" {
+			t.Errorf("GET %s: security headers %v", path, w.Header())
+		}
+	}
+
 	w = httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/ui/nope.js", nil))
 	if w.Code != http.StatusNotFound {

@@ -169,6 +169,7 @@ const auditJS = `(() => {
   const seen = new Set();
   for (const el of document.querySelectorAll("[id]")) { if (seen.has(el.id)) bad.push("duplicate id " + el.id); seen.add(el.id); }
   if (!document.documentElement.lang) bad.push("no lang on <html>");
+  for (const v of cspViolations) bad.push("blocked by the Content-Security-Policy: " + v);
   return bad;
 })()`
 
