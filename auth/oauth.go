@@ -105,6 +105,33 @@ func (s *Service) ListClients(ctx context.Context) ([]Client, error) {
 	return out, nil
 }
 
+// DeleteClient deletes an OAuth2 client: it gets no new token, and the
+// tokens it holds are refused from then on (see Authenticate). Returns
+// ENOTFOUND if there is no such client.
+func (s *Service) DeleteClient(ctx context.Context, id string) error {
+	return s.Store.Update(ctx, func(tx tandem.Tx) error {
+		res, err := tx.Exec(ctx, `DELETE FROM clients WHERE client_id = ?`, id)
+		if err != nil {
+			return fmt.Errorf("delete client: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("delete client: %w", err)
+		} else if n == 0 {
+			return tandem.Errorf(tandem.ENOTFOUND, "no such client %q", id)
+		}
+		return nil
+	})
+}
+
+// clientExists reports whether the OAuth2 client id exists.
+func (s *Service) clientExists(ctx context.Context, id string) (bool, error) {
+	var n int
+	err := s.Store.View(ctx, func(tx tandem.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FROM clients WHERE client_id = ?`, id).Scan(&n)
+	})
+	return n > 0, err
+}
+
 // IssueClientToken is the OAuth2 client-credentials grant: it checks the
 // client's ID and secret and returns an access token with the scopes asked
 // for (all of the client's when scope is empty). It only reads, so any region

@@ -149,7 +149,8 @@ func (s *Service) verifier(use string) *Verifier {
 // Authenticate checks a token presented to an API: an access or ID token
 // signed by any region, valid now, and, for a user's token, of a user who
 // still exists, is not disabled and has not had their password reset since
-// it was issued. Returns EUNAUTHORIZED otherwise.
+// it was issued; for an OAuth client's, of a client that still exists.
+// Returns EUNAUTHORIZED otherwise.
 func (s *Service) Authenticate(ctx context.Context, token string) (*Claims, error) {
 	c, ok := s.verified.get(token, s.now())
 	if !ok {
@@ -162,8 +163,14 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Claims, erro
 		}
 		s.verified.put(token, c)
 	}
-	if c.Username == "" {
-		return c, nil // an OAuth client's
+	if c.Username == "" { // an OAuth client's
+		switch ok, err := s.clientExists(ctx, c.ClientID); {
+		case err != nil:
+			return nil, fmt.Errorf("authenticate: %w", err)
+		case !ok:
+			return nil, tandem.Errorf(tandem.EUNAUTHORIZED, "the token's OAuth client no longer exists")
+		}
+		return c, nil
 	}
 	u, err := s.findUserByID(ctx, c.Subject)
 	switch {

@@ -325,6 +325,17 @@ func TestClientCredentials(t *testing.T) {
 	if err != nil || len(clients) != 1 || clients[0].Scope != "api/upsert-delete api/read" {
 		t.Fatalf("clients = %+v, %v", clients, err)
 	}
+
+	// Deleting the client revokes it: no new token, and the one it holds
+	// (verified before) is refused.
+	if err := s.DeleteClient(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Authenticate(ctx, tok.AccessToken)
+	wantCode(t, "the token of a deleted client", err, tandem.EUNAUTHORIZED)
+	_, err = s.IssueClientToken(ctx, c.ID, secret, "")
+	wantCode(t, "a token for a deleted client", err, tandem.EUNAUTHORIZED)
+	wantCode(t, "deleting it twice", s.DeleteClient(ctx, c.ID), tandem.ENOTFOUND)
 }
 
 func TestSigningKeys(t *testing.T) {

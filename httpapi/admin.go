@@ -20,6 +20,7 @@ func (s *Server) routeAdmin() {
 	s.mux.HandleFunc("POST /api/admin/users/{username}/reset", s.admin(s.handleResetPassword))
 	s.mux.HandleFunc("POST /api/admin/clients", s.admin(s.handleCreateClient))
 	s.mux.HandleFunc("GET /api/admin/clients", s.admin(s.handleListClients))
+	s.mux.HandleFunc("DELETE /api/admin/clients/{clientId}", s.admin(s.handleDeleteClient))
 }
 
 // UserResponse is a user, with its temporary password when one was just set.
@@ -93,6 +94,15 @@ func (s *Server) handleCreateClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpjson.Write(w, http.StatusCreated, ClientResponse{c, secret})
+}
+
+// handleDeleteClient deletes an OAuth2 client, revoking its tokens.
+func (s *Server) handleDeleteClient(w http.ResponseWriter, r *http.Request) {
+	if err := s.Identity.DeleteClient(r.Context(), r.PathValue("clientId")); err != nil {
+		s.writeRefused(w, r, err, FencedAuthMessage)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) handleListClients(w http.ResponseWriter, r *http.Request) {

@@ -508,6 +508,31 @@ func TestClientCredentialsReferenceCurl(t *testing.T) {
 	if r := send(t, "GET", w+"/api/admin/clients", "", bearer(secret)...); r.status != 200 || strings.Contains(r.body, sec) || !strings.Contains(r.body, id) {
 		t.Fatalf("list clients: %d %s", r.status, r.body)
 	}
+
+	// Deleting the client needs an admin, and revokes its tokens in both
+	// regions once replicated.
+	r = tokenAt(w, "grant_type=client_credentials", "Content-Type", formType, "Authorization", basic(id, sec))
+	var held map[string]any
+	r.decode(t, &held)
+	token := held["access_token"].(string)
+	if r := send(t, "GET", s+"/api/auth/me", "", bearer(token)...); r.status != 200 {
+		t.Fatalf("the client's token before: %d %s", r.status, r.body)
+	}
+	if r := send(t, "DELETE", w+"/api/admin/clients/"+id, "", bearer(token)...); r.status != 403 {
+		t.Fatalf("a client deleting itself: %d %s", r.status, r.body)
+	}
+	if r := send(t, "DELETE", w+"/api/admin/clients/"+id, "", bearer(secret)...); r.status != 204 {
+		t.Fatalf("delete the client: %d %s", r.status, r.body)
+	}
+	if r := send(t, "DELETE", w+"/api/admin/clients/"+id, "", bearer(secret)...); r.status != 404 {
+		t.Fatalf("delete it again: %d %s", r.status, r.body)
+	}
+	c.waitReplicated(t)
+	for _, base := range []string{w, s} {
+		if r := send(t, "GET", base+"/api/auth/me", "", bearer(token)...); r.status != 401 {
+			t.Fatalf("the deleted client's token at %s: %d %s", base, r.status, r.body)
+		}
+	}
 }
 
 // craft signs a token by hand, for headers and claims Issue never makes.

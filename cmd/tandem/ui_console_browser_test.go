@@ -136,8 +136,19 @@ func TestUIConsoleBrowser(t *testing.T) {
 	c.waitFor("the client's secret and the client listed", `!document.getElementById("client-secret").hidden && document.getElementById("client-secret-value").textContent.length > 20 && document.querySelector('#clients-list tr[data-client-id="' + document.getElementById("client-secret-id").textContent + '"]') !== null`, c.wait)
 	id, secret := c.text("#client-secret-id"), c.text("#client-secret-value")
 	form := url.Values{"grant_type": {"client_credentials"}}.Encode()
-	if r := callWith(t, "POST", c.edge+"/api/oauth2/token", form, "Content-Type", "application/x-www-form-urlencoded", "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(id+":"+secret))); r.status != 200 || !strings.Contains(r.body, "access_token") {
+	r = callWith(t, "POST", c.edge+"/api/oauth2/token", form, "Content-Type", "application/x-www-form-urlencoded", "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(id+":"+secret)))
+	var issued struct {
+		AccessToken string `json:"access_token"`
+	}
+	if r.status != 200 || json.Unmarshal([]byte(r.body), &issued) != nil || issued.AccessToken == "" {
 		t.Fatalf("client credentials with the secret shown: %+v", r)
+	}
+	// Deleted from the console, the client's token is refused at once.
+	c.do("dismiss the secret", chromedp.Click(chromedp.CSS("#client-secret-done")))
+	c.confirm("delete the client", `#clients-list tr[data-client-id="`+id+`"] button`, "#confirm-dialog button[value=confirm]")
+	c.waitFor("the client gone", `document.querySelector('#clients-list tr[data-client-id="`+id+`"]') === null && document.getElementById("client-message").textContent.includes("deleted")`, c.wait)
+	if r := callWith(t, "GET", c.edge+"/todo/v1?id=1", "", "Authorization", "Bearer "+issued.AccessToken); r.status != 401 {
+		t.Fatalf("the deleted client's token: %+v, want 401", r)
 	}
 
 	// The state, set from the console, as the API reports it.

@@ -137,7 +137,7 @@ type scopeList []string
 func (s *scopeList) String() string     { return strings.Join(*s, " ") }
 func (s *scopeList) Set(v string) error { *s = append(*s, strings.Fields(v)...); return nil }
 
-// runClients is `tandem clients add|list`.
+// runClients is `tandem clients add|list|delete`.
 func runClients(args []string) error {
 	fs := flag.NewFlagSet("clients", flag.ContinueOnError)
 	var t apiTarget
@@ -146,10 +146,12 @@ func runClients(args []string) error {
 	fs.Var(&scopes, "scope", "a `scope` the client may ask for, such as api/upsert-delete (repeatable)")
 	if err := parse(fs, args, `Usage: tandem clients add NAME --scope SCOPE [--scope SCOPE...]
        tandem clients list
+       tandem clients delete CLIENT_ID
 
 Manages OAuth2 clients, which get access tokens with HTTP Basic and
 grant_type=client_credentials at /api/oauth2/token. add prints the client's
-id and secret: the secret is shown this once.
+id and secret: the secret is shown this once. delete revokes a client: it
+gets no new token and the tokens it holds are refused at once.
 
 `); err != nil {
 		return err
@@ -158,6 +160,7 @@ id and secret: the secret is shown this once.
 	switch {
 	case len(rest) == 2 && rest[0] == "add" && len(scopes) > 0:
 	case len(rest) == 1 && rest[0] == "list":
+	case len(rest) == 2 && rest[0] == "delete":
 	default:
 		fs.Usage()
 		return errUsage
@@ -179,6 +182,13 @@ id and secret: the secret is shown this once.
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cl.Name, cl.ID, cl.Scope, cl.Created.Format(time.RFC3339))
 		}
 		return tw.Flush()
+	}
+	if rest[0] == "delete" {
+		if err := c.Do(ctx, http.MethodDelete, "/api/admin/clients/"+url.PathEscape(rest[1]), nil, nil); err != nil {
+			return err
+		}
+		fmt.Printf("client %s deleted; its tokens are refused from now on\n", rest[1])
+		return nil
 	}
 	var resp httpapi.ClientResponse
 	if err := c.Do(ctx, http.MethodPost, "/api/admin/clients", httpapi.NewClientRequest{Name: rest[1], Scope: scopes.String()}, &resp); err != nil {

@@ -62,7 +62,7 @@
   async function disableUser(username) {
     const msg = $("user-message");
     msg.textContent = "";
-    if (!(await confirmAction("Disable a user", "Disable " + username + "? Sign-in and token refresh stop at once; access tokens already issued run out within the hour.", "Disable"))) return;
+    if (!(await confirmAction("Disable a user", "Disable " + username + "? Sign-in stops, and the tokens already issued are refused, at once.", "Disable"))) return;
     try {
       await api("POST", "/api/admin/users/" + encodeURIComponent(username) + "/disable");
       msg.textContent = "User " + username + " disabled.";
@@ -90,10 +90,23 @@
         tr.dataset.clientId = c.clientId;
         const th = el("th", c.name);
         th.scope = "row";
-        tr.append(th, cell(c.clientId), cell(c.scope), cell(when(c.created)));
+        const act = el("td", undefined, "actions");
+        act.append(actionButton("Delete…", "Delete the client " + c.name, () => deleteClient(c)));
+        tr.append(th, cell(c.clientId), cell(c.scope), cell(when(c.created)), act);
         return tr;
       }));
     } catch (e) { $("client-message").textContent = "Cannot list the clients: " + e.message; }
+  }
+
+  async function deleteClient(c) {
+    const msg = $("client-message");
+    msg.textContent = "";
+    if (!(await confirmAction("Delete a client", "Delete the client " + c.name + " (" + c.clientId + ")? It gets no new token, and the tokens it holds are refused at once.", "Delete"))) return;
+    try {
+      await api("DELETE", "/api/admin/clients/" + encodeURIComponent(c.clientId));
+      msg.textContent = "Client " + c.name + " deleted.";
+      await loadClients();
+    } catch (e) { msg.textContent = "The client was not deleted: " + e.message; }
   }
 
   $("client-form").addEventListener("submit", async (ev) => {
