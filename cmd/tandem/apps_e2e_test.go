@@ -83,4 +83,17 @@ func TestUpReferenceApps(t *testing.T) {
 	if r.status != 200 || json.Unmarshal([]byte(r.body), &rems) != nil || len(rems) != 2 || rems[0].Amount != 250 || rems[0].CreatedBy != "admin" {
 		t.Fatalf("remittances after the switchover: %+v", r)
 	}
+
+	// Deleting the client revokes its token everywhere.
+	if out := cli(t, "clients", "delete", id[1], "--dir", dir); !strings.Contains(out, "deleted") {
+		t.Fatalf("clients delete:\n%s", out)
+	}
+	retry.Until(t, 20*time.Millisecond, 20*time.Second, func() error {
+		for _, base := range []string{edge, standby} {
+			if r := todo("GET", base+"/todo/v1?id=1", ""); r.status != 401 {
+				return fmt.Errorf("the deleted client's token at %s: %+v", base, r)
+			}
+		}
+		return nil
+	})
 }
