@@ -99,7 +99,8 @@ func (c *Client) SetAutoFailoverPaused(ctx context.Context, paused bool) (AutoFa
 	return st, c.Do(ctx, http.MethodPut, "/control/v1/autofailover", AutoFailoverRequest{Paused: &paused}, &st)
 }
 
-// Do sends a JSON request and decodes the JSON answer into out. A non-2xx
+// Do sends a JSON request and decodes the JSON answer into out (unless out
+// is nil or the answer is 204 No Content). A non-2xx
 // answer becomes a *tandem.Error with the server's message.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
@@ -134,6 +135,9 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 			m.Message = resp.Status
 		}
 		return tandem.Errorf(codeOf(resp.StatusCode), "%s", m.Message)
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
 }
