@@ -100,8 +100,8 @@ func (c *Client) SetAutoFailoverPaused(ctx context.Context, paused bool) (AutoFa
 }
 
 // Do sends a JSON request and decodes the JSON answer into out (unless out
-// is nil or the answer is 204 No Content). A non-2xx
-// answer becomes a *tandem.Error with the server's message.
+// is nil or the answer is 204 No Content). A non-2xx answer becomes a
+// *tandem.Error with the server's message.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
