@@ -232,7 +232,7 @@ func TestUIBrowser(t *testing.T) {
 		chromedp.SetUploadFiles(chromedp.CSS("#upload-file"), []string{photo}),
 		chromedp.Click(chromedp.CSS("#upload-form button")),
 	)
-	b.waitFor("the photo in the gallery", `document.getElementById("upload-message").textContent === "Uploaded." && document.querySelectorAll("#gallery img").length === 1`, wait)
+	b.waitFor("the photo in the gallery", `document.getElementById("upload-message").textContent === "Uploaded." && document.querySelectorAll("#gallery img").length === 1 && document.getElementById("gallery-empty").hidden`, wait)
 	b.waitFor("its thumbnail loaded", `document.querySelector("#gallery img").complete && document.querySelector("#gallery img").naturalWidth > 0`, wait)
 
 	const comment = "hello from the browser"
@@ -274,7 +274,7 @@ func TestUIBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#photo-delete-confirm")),
 		chromedp.Click(chromedp.CSS("#photo-delete-confirm")),
 	)
-	b.waitFor("an empty gallery", `!document.getElementById("view-photos").hidden && document.getElementById("notice").textContent === "The photo was deleted." && document.querySelectorAll("#gallery img").length === 0`, wait)
+	b.waitFor("an empty gallery", `!document.getElementById("view-photos").hidden && document.getElementById("notice").textContent === "The photo was deleted." && document.querySelectorAll("#gallery img").length === 0 && !document.getElementById("gallery-empty").hidden`, wait)
 
 	b.audit("after the photo, console and dashboard pages")
 	b.fitsPhone(wait)

@@ -124,6 +124,7 @@ async function loadGallery(reset) {
     }
     galleryNext = page.next || "";
     $("gallery-more").hidden = !galleryNext;
+    $("gallery-empty").hidden = list.children.length > 0;
   } catch (e) { showError("Cannot list the photos: " + e.message); }
 }
 $("gallery-more").addEventListener("click", () => loadGallery(false));
