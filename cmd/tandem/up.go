@@ -433,6 +433,7 @@ func (d *deployment) printBanner(adminPassword string) {
 	}
 	fmt.Printf(`
 tandem is up
+  web app                %s/ (sign in as admin)
   edge + controller      %s
   us-east-1 (writer)     http://127.0.0.1:%d
   ap-northeast-1         http://127.0.0.1:%d
@@ -448,7 +449,7 @@ Try:
   tandem status --dir %s
 
 Press Ctrl-C to stop.
-`, d.edgeURL, p+1, p+2, d.appID, d.opts.dir, admin, d.edgeURL, d.appID, d.opts.dir, d.edgeURL, p+2, d.opts.dir)
+`, d.edgeURL, d.edgeURL, p+1, p+2, d.appID, d.opts.dir, admin, d.edgeURL, d.appID, d.opts.dir, d.edgeURL, p+2, d.opts.dir)
 }
 
 // prefixWriter writes each line it is given to w with a prefix.
