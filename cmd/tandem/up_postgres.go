@@ -111,7 +111,7 @@ func (d *deployment) startPostgresProcess(p *postgresProcess) error {
 	if err != nil {
 		return err
 	}
-	srv, err := pgserver.Start(p.dir, pgserver.Options{Port: p.port, Log: logf})
+	srv, err := pgserver.Start(p.dir, pgserver.Options{Port: p.port, Log: logf, Start: startWithDeathSignal})
 	logf.Close()
 	if err != nil {
 		return err

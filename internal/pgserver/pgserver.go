@@ -48,6 +48,11 @@ type Options struct {
 	Fast bool
 	// Log receives the server's output; nil discards it.
 	Log io.Writer
+	// Start starts the server process, which asks for SIGKILL when its
+	// parent dies (exec.Cmd.Start if nil). The signal comes when the thread
+	// that started it ends, so a long-running program passes a function
+	// that starts children from a thread that never ends.
+	Start func(*exec.Cmd) error
 }
 
 // Binary returns the path of a PostgreSQL program (initdb, postgres).
@@ -114,7 +119,11 @@ func Start(dir string, o Options) (*Server, error) {
 	s.cmd = exec.Command(postgres, args...)
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
 	s.cmd.Stdout, s.cmd.Stderr = o.Log, o.Log
-	if err := s.cmd.Start(); err != nil {
+	start := o.Start
+	if start == nil {
+		start = (*exec.Cmd).Start
+	}
+	if err := start(s.cmd); err != nil {
 		s.Stop()
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
