@@ -21,7 +21,7 @@
       ? "Fence the application? Every region refuses writes until the state is set active again; reads go on."
       : "Set the application active? The writer accepts writes again.";
     if (now === "failover" && state === "active") text += " It is in the failover state: this ends it without moving the writer back (a failback does both), and automatic failover may act again.";
-    if (consoleRunbooks.some((rb) => rb.status === "running")) text += " A runbook is running and sets the state itself.";
+    if (consoleRunbooks.some((rb) => rb.status === "running")) text += " A runbook is running: the controller refuses the change until it ends.";
     if (!(await confirmAction("Set the state", text, "Set " + state))) return;
     try {
       const snap = await api("PUT", "/control/v1/state", { state });
