@@ -148,8 +148,9 @@ func (s *Service) verifier(use string) *Verifier {
 
 // Authenticate checks a token presented to an API: an access or ID token
 // signed by any region, valid now, and, for a user's token, of a user who
-// still exists, is not disabled and has not had their password reset since
-// it was issued; for an OAuth client's, of a client that still exists.
+// still exists, is not disabled, and has neither had their password reset
+// nor their role changed since it was issued; for an OAuth client's, of a
+// client that still exists.
 // Returns EUNAUTHORIZED otherwise.
 func (s *Service) Authenticate(ctx context.Context, token string) (*Claims, error) {
 	c, ok := s.verified.get(token, s.now())
@@ -182,6 +183,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Claims, erro
 		return nil, tandem.Errorf(tandem.EUNAUTHORIZED, "the user is disabled")
 	case issuedBefore(c.IssuedAt.Time, u.tokensAfter):
 		return nil, tandem.Errorf(tandem.EUNAUTHORIZED, "the token was issued before the password was reset: sign in again")
+	case u.Role != c.Role:
+		return nil, tandem.Errorf(tandem.EUNAUTHORIZED, "the user's role has changed since the token was issued: sign in again")
 	}
 	return c, nil
 }

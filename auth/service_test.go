@@ -351,7 +351,7 @@ func TestSigningKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := auth.Claims{TokenUse: auth.TokenUseAccess, Username: "hal9"}
+	c := auth.Claims{TokenUse: auth.TokenUseAccess, Username: "hal9", Role: auth.RoleUser}
 	c.Subject = hal.ID
 	token, err := peer.Issue(c)
 	if err != nil {
@@ -465,4 +465,38 @@ func TestAuthenticateExpiresRemembered(t *testing.T) {
 	*now = now.Add(auth.DefaultTokenTTL + auth.DefaultLeeway + time.Second)
 	_, err := s.Authenticate(ctx, tokens.AccessToken)
 	wantCode(t, "an expired token verified before", err, tandem.EUNAUTHORIZED)
+}
+
+// TestSetRole: a role change refuses the tokens that name the old role; a
+// refresh gives tokens with the new one.
+func TestSetRole(t *testing.T) {
+	ctx := context.Background()
+	s, now := newService(t)
+	tokens := confirmedUser(t, s, "gina", auth.RoleAdmin)
+	if c, err := s.Authenticate(ctx, tokens.AccessToken); err != nil || c.Role != auth.RoleAdmin {
+		t.Fatalf("before: %+v, %v", c, err)
+	}
+	*now = now.Add(time.Second)
+	u, err := s.SetRole(ctx, "gina", auth.RoleUser)
+	if err != nil || u.Role != auth.RoleUser {
+		t.Fatalf("set role: %+v, %v", u, err)
+	}
+	_, err = s.Authenticate(ctx, tokens.AccessToken)
+	wantCode(t, "a token naming the old role", err, tandem.EUNAUTHORIZED)
+	fresh, err := s.Refresh(ctx, tokens.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.Authenticate(ctx, fresh.AccessToken); err != nil || c.Role != auth.RoleUser {
+		t.Fatalf("after a refresh: %+v, %v", c, err)
+	}
+	for _, bad := range []string{"", "root", "Admin"} {
+		_, err := s.SetRole(ctx, "gina", bad)
+		wantCode(t, "role "+bad, err, tandem.EINVALID)
+	}
+	_, err = s.SetRole(ctx, "nobody", auth.RoleAdmin)
+	wantCode(t, "an unknown user", err, tandem.ENOTFOUND)
+	if u, err := s.FindUser(ctx, "gina"); err != nil || u.Role != auth.RoleUser {
+		t.Fatalf("refused changes changed the user: %+v, %v", u, err)
+	}
 }

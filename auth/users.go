@@ -234,9 +234,9 @@ func (s *Service) ListUsers(ctx context.Context) ([]User, error) {
 	return out, nil
 }
 
-// DisableUser stops a user from signing in and refreshing tokens. Access and
-// ID tokens already issued stay valid until they expire (at most TokenTTL).
-// Returns ENOTFOUND if there is no such user.
+// DisableUser stops a user from signing in and refreshing tokens; the access
+// and ID tokens already issued are refused from then on (Authenticate checks
+// the store). Returns ENOTFOUND if there is no such user.
 func (s *Service) DisableUser(ctx context.Context, name string) (User, error) {
 	return s.updateUser(ctx, name, func(u *User, now time.Time) {
 		u.Status, u.tokensAfter = StatusDisabled, now
@@ -258,6 +258,21 @@ func (s *Service) ResetPassword(ctx context.Context, name string) (User, string,
 	return u, temp, err
 }
 
+// SetRole gives a user the role user or admin. Their tokens name the old
+// role, so they are refused from then on (see Authenticate) and the user
+// refreshes or signs in again. Returns EINVALID for another role and
+// ENOTFOUND if there is no such user.
+func (s *Service) SetRole(ctx context.Context, name, role string) (User, error) {
+	if role == "" {
+		return User{}, tandem.Errorf(tandem.EINVALID, "missing field: role (%s or %s)", RoleUser, RoleAdmin)
+	}
+	role, err := validateRole(role)
+	if err != nil {
+		return User{}, err
+	}
+	return s.updateUser(ctx, name, func(u *User, now time.Time) { u.Role = role })
+}
+
 // updateUser reads the user name, lets change alter it and writes it back.
 func (s *Service) updateUser(ctx context.Context, name string, change func(u *User, now time.Time)) (User, error) {
 	var u User
@@ -277,8 +292,8 @@ func (s *Service) updateUser(ctx context.Context, name string, change func(u *Us
 func writeUser(ctx context.Context, tx tandem.Tx, u *User, now time.Time, change func(u *User, now time.Time)) error {
 	change(u, now)
 	u.Updated = now
-	_, err := tx.Exec(ctx, `UPDATE users SET status = ?, password_hash = ?, password_set_us = ?, tokens_after_us = ?, updated_us = ? WHERE user_id = ?`,
-		string(u.Status), u.passwordHash, u.passwordSet.UnixMicro(), u.tokensAfter.UnixMicro(), now.UnixMicro(), u.ID)
+	_, err := tx.Exec(ctx, `UPDATE users SET role = ?, status = ?, password_hash = ?, password_set_us = ?, tokens_after_us = ?, updated_us = ? WHERE user_id = ?`,
+		u.Role, string(u.Status), u.passwordHash, u.passwordSet.UnixMicro(), u.tokensAfter.UnixMicro(), now.UnixMicro(), u.ID)
 	return err
 }
 

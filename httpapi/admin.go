@@ -18,6 +18,7 @@ func (s *Server) routeAdmin() {
 	s.mux.HandleFunc("GET /api/admin/users", s.admin(s.handleListUsers))
 	s.mux.HandleFunc("POST /api/admin/users/{username}/disable", s.admin(s.handleDisableUser))
 	s.mux.HandleFunc("POST /api/admin/users/{username}/reset", s.admin(s.handleResetPassword))
+	s.mux.HandleFunc("POST /api/admin/users/{username}/role", s.admin(s.handleSetRole))
 	s.mux.HandleFunc("POST /api/admin/clients", s.admin(s.handleCreateClient))
 	s.mux.HandleFunc("GET /api/admin/clients", s.admin(s.handleListClients))
 	s.mux.HandleFunc("DELETE /api/admin/clients/{clientId}", s.admin(s.handleDeleteClient))
@@ -68,6 +69,25 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpjson.Write(w, http.StatusOK, UserResponse{u, temp})
+}
+
+// RoleRequest sets a user's role.
+type RoleRequest struct {
+	Role string `json:"role"`
+}
+
+func (s *Server) handleSetRole(w http.ResponseWriter, r *http.Request) {
+	var req RoleRequest
+	if err := httpjson.Decode(w, r, MaxAuthBody, &req); err != nil {
+		httpjson.Error(w, r, s.Logger, err)
+		return
+	}
+	u, err := s.Identity.SetRole(r.Context(), r.PathValue("username"), req.Role)
+	if err != nil {
+		s.writeRefused(w, r, err, FencedAuthMessage)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, UserResponse{User: u})
 }
 
 // NewClientRequest creates an OAuth2 client.

@@ -681,6 +681,28 @@ func TestAdminEndpointsNeedTheAdminRole(t *testing.T) {
 	if r := send(t, "POST", base+"/api/admin/users/nobody/reset", "", bearer(secret)...); r.status != 404 {
 		t.Fatalf("reset of an unknown user (admins may know): %d %s", r.status, r.body)
 	}
+
+	// Roles: only an admin sets them, only to user or admin; a demoted
+	// admin's token stops opening the admin endpoints at once.
+	other := signIn(t, base, "heidi", auth.RoleAdmin)
+	role := base + "/api/admin/users/heidi/role"
+	if r := postJSON(t, role, httpapi.RoleRequest{Role: auth.RoleUser}, bearer(user.AccessToken)...); r.status != 401 && r.status != 403 {
+		t.Fatalf("a user setting a role: %d %s", r.status, r.body)
+	}
+	for _, bad := range []string{`{"role":"root"}`, `{}`, `{"role":`, `{"role":["admin"]}`} {
+		if r := send(t, "POST", role, bad, append(bearer(admin.AccessToken), "Content-Type", jsonType)...); r.status != 400 {
+			t.Fatalf("role body %s: %d %s", bad, r.status, r.body)
+		}
+	}
+	if r := send(t, "GET", list, "", bearer(other.AccessToken)...); r.status != 200 {
+		t.Fatalf("heidi, an admin: %d %s", r.status, r.body)
+	}
+	if r := postJSON(t, role, httpapi.RoleRequest{Role: auth.RoleUser}, bearer(admin.AccessToken)...); r.status != 200 || !strings.Contains(r.body, `"role":"user"`) {
+		t.Fatalf("demote heidi: %d %s", r.status, r.body)
+	}
+	if r := send(t, "GET", list, "", bearer(other.AccessToken)...); r.status != 401 {
+		t.Fatalf("heidi's admin token after the demotion: %d %s", r.status, r.body)
+	}
 	if r := send(t, "GET", base+httpapi.SigningKeyPath, ""); r.status != 401 {
 		t.Fatalf("the internal key endpoint without the secret: %d", r.status)
 	}

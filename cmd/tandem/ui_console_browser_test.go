@@ -126,6 +126,8 @@ func TestUIConsoleBrowser(t *testing.T) {
 	c.waitFor("the new temporary password", `!document.getElementById("user-secret").hidden && document.getElementById("user-secret-value").textContent.length >= 8 && document.getElementById("user-secret-value").textContent !== `+jsString(temp), c.wait)
 	c.confirm("disable the user", userButton+`[aria-label^="Disable"]`, "#confirm-ok")
 	c.waitFor("the user disabled", `document.querySelector('#users-list tr[data-username="`+user+`"][data-status=DISABLED]') !== null`, c.wait)
+	c.confirm("make the user an admin", userButton+`[aria-label^="Make"]`, "#confirm-ok")
+	c.waitFor("the user an admin", `document.querySelector('#users-list tr[data-username="`+user+`"] .role').textContent === "admin"`, c.wait)
 
 	// An OAuth client, with its secret shown once.
 	c.do("create a client",

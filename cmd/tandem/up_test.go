@@ -188,6 +188,12 @@ func testUsersAndClients(t *testing.T, dir, edge, standby string) {
 	if out := cli(t, "users", "list", "--dir", dir); !strings.Contains(out, "ana-1") || !regexp.MustCompile(`admin\s+admin@localhost\s+admin\s+CONFIRMED`).MatchString(out) {
 		t.Fatalf("users list:\n%s", out)
 	}
+	if out := cli(t, "users", "role", "ana-1", "admin", "--dir", dir); !strings.Contains(out, "ana-1 (ana@example.com, admin)") {
+		t.Fatalf("users role:\n%s", out)
+	}
+	if out, err := execOutput(binary, "users", "role", "ana-1", "root", "--dir", dir); err == nil || !strings.Contains(out, "role must be") {
+		t.Fatalf("users role root: %v\n%s", err, out)
+	}
 	// A user created at the writer signs in at the standby once replicated.
 	login := fmt.Sprintf(`{"username":"ana-1","password":%q}`, m[1])
 	retry.Until(t, 50*time.Millisecond, 10*time.Second, func() error {

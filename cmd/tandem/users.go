@@ -70,10 +70,13 @@ func runUsers(args []string) error {
        tandem users list
        tandem users disable NAME
        tandem users reset NAME
+       tandem users role NAME admin|user
 
 Manages the users who sign in. add prints a temporary password, which the user
 must replace at the first sign-in (within 7 days); reset gives a new one (and
-enables a disabled user); disable stops a user signing in or refreshing tokens.
+enables a disabled user); disable stops a user signing in and refuses the
+tokens they hold; role changes a user's role, refusing their tokens until they
+sign in or refresh again.
 
 `); err != nil {
 		return err
@@ -83,6 +86,7 @@ enables a disabled user); disable stops a user signing in or refreshing tokens.
 	case len(rest) == 2 && rest[0] == "add" && *email != "":
 	case len(rest) == 1 && rest[0] == "list":
 	case len(rest) == 2 && (rest[0] == "disable" || rest[0] == "reset"):
+	case len(rest) == 3 && rest[0] == "role":
 	default:
 		fs.Usage()
 		return errUsage
@@ -108,6 +112,8 @@ enables a disabled user); disable stops a user signing in or refreshing tokens.
 		}
 		printUsers(os.Stdout, list.Users)
 		return nil
+	case "role":
+		err = c.Do(ctx, http.MethodPost, "/api/admin/users/"+url.PathEscape(rest[1])+"/role", httpapi.RoleRequest{Role: rest[2]}, &resp)
 	default:
 		err = c.Do(ctx, http.MethodPost, "/api/admin/users/"+url.PathEscape(rest[1])+"/"+rest[0], nil, &resp)
 	}

@@ -41,7 +41,9 @@
     const act = el("td", undefined, "actions");
     if (u.status !== "DISABLED") act.append(actionButton("Disable…", "Disable " + u.username, () => disableUser(u.username)));
     act.append(actionButton("Reset password…", "Reset the password of " + u.username, () => resetPassword(u.username)));
-    tr.append(th, cell(u.email), cell(u.role), cell(u.status), cell(when(u.created)), act);
+    const other = u.role === "admin" ? "user" : "admin";
+    act.append(actionButton("Make " + other + "…", "Make " + u.username + " " + (other === "admin" ? "an admin" : "a user"), () => setRole(u.username, other)));
+    tr.append(th, cell(u.email), cell(u.role, "role"), cell(u.status), cell(when(u.created)), act);
     return tr;
   }
 
@@ -68,6 +70,18 @@
       msg.textContent = "User " + username + " disabled.";
       await loadUsers();
     } catch (e) { msg.textContent = "The user was not disabled: " + e.message; }
+  }
+
+  async function setRole(username, role) {
+    const msg = $("user-message");
+    msg.textContent = "";
+    const what = role === "admin" ? "Make " + username + " an admin? They may then run runbooks and manage users." : "Make " + username + " a user? They lose the operations console at once.";
+    if (!(await confirmAction("Change a role", what + " Their current tokens are refused until they sign in again.", "Make " + role))) return;
+    try {
+      await api("POST", "/api/admin/users/" + encodeURIComponent(username) + "/role", { role });
+      msg.textContent = username + " is now " + (role === "admin" ? "an admin." : "a user.");
+      await loadUsers();
+    } catch (e) { msg.textContent = "The role was not changed: " + e.message; }
   }
 
   async function resetPassword(username) {
