@@ -181,6 +181,10 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Claims, erro
 		return nil, fmt.Errorf("authenticate: %w", err)
 	case u.Status == StatusDisabled:
 		return nil, tandem.Errorf(tandem.EUNAUTHORIZED, "the user is disabled")
+	case u.Status != StatusConfirmed:
+		// Reset and not yet changed: every token predates the reset, even
+		// one from the reset's own second.
+		return nil, tandem.Errorf(tandem.EUNAUTHORIZED, "the password was reset: sign in again")
 	case issuedBefore(c.IssuedAt.Time, u.tokensAfter):
 		return nil, tandem.Errorf(tandem.EUNAUTHORIZED, "the token was issued before the password was reset: sign in again")
 	case u.Role != c.Role:

@@ -346,7 +346,7 @@ func TestSigningKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	peer := &auth.Issuer{Key: peerKey, Issuer: auth.DefaultIssuer, Audience: auth.DefaultAudience}
-	mustCreateUser(t, s, "hal9", auth.RoleUser)
+	confirmedUser(t, s, "hal9", auth.RoleUser)
 	hal, err := s.FindUser(ctx, "hal9")
 	if err != nil {
 		t.Fatal(err)
@@ -498,5 +498,42 @@ func TestSetRole(t *testing.T) {
 	wantCode(t, "an unknown user", err, tandem.ENOTFOUND)
 	if u, err := s.FindUser(ctx, "gina"); err != nil || u.Role != auth.RoleUser {
 		t.Fatalf("refused changes changed the user: %+v, %v", u, err)
+	}
+}
+
+// TestResetRefusesTokensOfTheSameSecond: a token issued in the second of a
+// reset is refused, before and after the user has chosen a new password.
+func TestResetRefusesTokensOfTheSameSecond(t *testing.T) {
+	ctx := context.Background()
+	s, now := newService(t)
+	tokens := confirmedUser(t, s, "hank", auth.RoleUser)
+	*now = now.Add(time.Second).Truncate(time.Second) // a fresh second
+	stolen, err := s.Refresh(ctx, tokens.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	*now = now.Add(500 * time.Millisecond) // the same second
+	_, temp, err := s.ResetPassword(ctx, "hank")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Authenticate(ctx, stolen.AccessToken)
+	wantCode(t, "a token of the reset's second, before the new password", err, tandem.EUNAUTHORIZED)
+	*now = now.Add(2 * time.Second)
+	res, err := s.Login(ctx, "hank", temp, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := s.RespondNewPassword(ctx, res.Challenge.Session, goodPassword+"2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Authenticate(ctx, stolen.AccessToken)
+	wantCode(t, "a token of the reset's second, after the new password", err, tandem.EUNAUTHORIZED)
+	if _, err := s.Authenticate(ctx, fresh.AccessToken); err != nil {
+		t.Fatalf("the new password's token: %v", err)
+	}
+	if _, err := s.Refresh(ctx, fresh.RefreshToken); err != nil {
+		t.Fatalf("the new password's refresh token: %v", err)
 	}
 }

@@ -145,7 +145,9 @@ func (s *Service) RespondNewPassword(ctx context.Context, session, newPassword s
 			return tandem.Errorf(tandem.EUNAUTHORIZED, "the sign-in session is no longer valid: sign in again")
 		}
 		return writeUser(ctx, tx, &u, s.now(), func(u *User, now time.Time) {
-			u.Status, u.passwordHash, u.passwordSet = StatusConfirmed, hash, now
+			// Tokens from before the change stay refused once the user is
+			// confirmed again; the ones issued now, in this second, are valid.
+			u.Status, u.passwordHash, u.passwordSet, u.tokensAfter = StatusConfirmed, hash, now, now
 		})
 	})
 	if err != nil {

@@ -146,25 +146,48 @@ func (q *Quarantine) ReplayQuarantine(ctx context.Context, id string) (tandem.Qu
 	if err != nil {
 		return e, err
 	}
-	if e.Status == tandem.QuarantineReplayed {
-		return e, tandem.Errorf(tandem.ECONFLICT, "entry %s was replayed already, at %s", id, e.ResolvedAt.Format(time.RFC3339))
+	replayedAlready := func(e tandem.QuarantinedEntry) error {
+		return tandem.Errorf(tandem.ECONFLICT, "entry %s was replayed already, at %s", id, e.ResolvedAt.Format(time.RFC3339))
 	}
+	if e.Status == tandem.QuarantineReplayed {
+		return e, replayedAlready(e)
+	}
+	// resolve records the outcome unless another replay of the entry got
+	// there first (two operators, or a double click): then the whole
+	// transaction, replayed row included, rolls back.
+	errRaced := errors.New("replayed meanwhile")
 	resolve := func(status, resolution string) func(tandem.Tx) error {
 		return func(tx tandem.Tx) error {
-			_, err := tx.Exec(ctx, `UPDATE tandem_quarantine SET status = ?, resolved_us = ?, resolution = ? WHERE id = ?`, status, q.Now().UnixMicro(), resolution, id)
-			return err
+			res, err := tx.Exec(ctx, `UPDATE tandem_quarantine SET status = ?, resolved_us = ?, resolution = ? WHERE id = ? AND status <> ?`,
+				status, q.Now().UnixMicro(), resolution, id, tandem.QuarantineReplayed)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				return errRaced
+			}
+			return nil
 		}
 	}
 	// The write and its record commit together: a crash cannot leave a
 	// replayed entry that looks pending.
 	replayErr := q.Store.Replay(ctx, e.Change, resolve(tandem.QuarantineReplayed, "applied as a new write"))
-	switch tandem.ErrorCode(replayErr) {
-	case "":
-	case tandem.ECONFLICT:
-		if err := q.Store.Update(ctx, resolve(tandem.QuarantineConflict, tandem.ErrorMessage(replayErr))); err != nil {
+	if tandem.ErrorCode(replayErr) == tandem.ECONFLICT {
+		if err := q.Store.Update(ctx, resolve(tandem.QuarantineConflict, tandem.ErrorMessage(replayErr))); err != nil && !errors.Is(err, errRaced) {
 			return e, fmt.Errorf("record the conflict of %s: %w", id, err)
+		} else if err != nil {
+			replayErr = err
 		}
-	default:
+	}
+	if errors.Is(replayErr, errRaced) {
+		if e, err = q.FindQuarantine(ctx, id); err != nil {
+			return e, err
+		}
+		return e, replayedAlready(e)
+	}
+	if replayErr != nil && tandem.ErrorCode(replayErr) != tandem.ECONFLICT {
 		return e, replayErr
 	}
 	if e, err = q.FindQuarantine(ctx, id); err != nil {

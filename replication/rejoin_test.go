@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,6 +98,24 @@ func TestRejoinQuarantinesAndRewinds(t *testing.T) {
 	}
 	if e, err := qb.ReplayQuarantine(ctx, held[7].ID); err != nil || e.Status != tandem.QuarantineReplayed {
 		t.Fatalf("replay the update: %+v, %v", e, err)
+	}
+	// Replays of one entry at once (two operators, a double click): one
+	// applies it, the others are told it was replayed, and it stays so.
+	errs := make(chan error, 4)
+	for range cap(errs) {
+		go func() { _, err := qb.ReplayQuarantine(ctx, held[1].ID); errs <- err }()
+	}
+	applied := 0
+	for range cap(errs) {
+		switch err := <-errs; {
+		case err == nil:
+			applied++
+		case tandem.ErrorCode(err) != tandem.ECONFLICT || !strings.Contains(err.Error(), "replayed already"):
+			t.Fatalf("a concurrent replay: %v", err)
+		}
+	}
+	if e, err := qb.FindQuarantine(ctx, held[1].ID); applied != 1 || err != nil || e.Status != tandem.QuarantineReplayed {
+		t.Fatalf("after concurrent replays (%d applied): %+v, %v", applied, e, err)
 	}
 	if _, err := qb.FindQuarantine(ctx, "e9-999"); tandem.ErrorCode(err) != tandem.ENOTFOUND {
 		t.Fatalf("unknown id: %v", err)
