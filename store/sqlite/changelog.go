@@ -15,13 +15,16 @@ import (
 
 // ReadChanges returns up to limit entries after LSN after.
 func (s *Store) ReadChanges(ctx context.Context, after uint64, limit int) ([]tandem.Change, error) {
-	st, err := s.rstmts.prepared(ctx, `
+	const q = `
 		SELECT lsn, epoch, time_us, tbl, key, op, coalesce(before, ''), coalesce(after, '')
-		FROM _tandem_changelog WHERE lsn > ? ORDER BY lsn LIMIT ?`)
-	if err != nil {
-		return nil, fmt.Errorf("read changelog: %w", err)
+		FROM _tandem_changelog WHERE lsn > ? ORDER BY lsn LIMIT ?`
+	var rows *sql.Rows
+	var err error
+	if st := s.rstmts.prepared(ctx, q); st != nil {
+		rows, err = st.QueryContext(ctx, after, limit)
+	} else {
+		rows, err = s.rdb.QueryContext(ctx, q, after, limit)
 	}
-	rows, err := st.QueryContext(ctx, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read changelog: %w", err)
 	}

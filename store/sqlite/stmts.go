@@ -87,40 +87,39 @@ func (c *stmtCache) prepareNoted(ctx context.Context) {
 	}
 }
 
-// prepared returns q prepared on the handle, preparing it now if need be:
-// for statements run on the handle outside a transaction, on a handle with
-// connections to spare (the readers').
-func (c *stmtCache) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+// prepared returns q prepared on the handle, preparing it now if need be,
+// or nil when the cache is full or q cannot be prepared: then run q
+// unprepared. For statements run on the handle outside a transaction, on a
+// handle with connections to spare (the readers'); database/sql gives each
+// concurrent use its own connection.
+func (c *stmtCache) prepared(ctx context.Context, q string) *sql.Stmt {
 	c.mu.Lock()
-	st := c.stmts[q]
+	st, full := c.stmts[q], len(c.stmts) >= maxCachedStmts
 	c.mu.Unlock()
-	if st != nil {
-		return st, nil
+	if st != nil || full {
+		return st
 	}
 	st, err := c.db.PrepareContext(ctx, q)
 	if err != nil {
-		return nil, err
+		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if have := c.stmts[q]; have != nil {
 		st.Close()
-		return have, nil
+		return have
 	}
-	if len(c.stmts) < maxCachedStmts {
-		c.stmts[q] = st
-	}
-	return st, nil
+	c.stmts[q] = st
+	return st
 }
 
 // QueryRowContext runs q prepared, outside a transaction: the stmtCache of
 // the readers' handle is what sqlstore reads positions and roles with.
 func (c *stmtCache) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	st, err := c.prepared(ctx, q)
-	if err != nil {
-		return c.db.QueryRowContext(ctx, q, args...)
+	if st := c.prepared(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
 	}
-	return st.QueryRowContext(ctx, args...)
+	return c.db.QueryRowContext(ctx, q, args...)
 }
 
 // close closes every prepared statement.
@@ -147,13 +146,14 @@ func (t sqlTx) Exec(ctx context.Context, q string, args ...any) (sql.Result, err
 	return t.tx.ExecContext(ctx, q, args...)
 }
 
+// Query runs q unprepared: within a transaction every use of a prepared
+// statement shares one SQLite statement, so the same query run again while
+// the rows of the first are open would reset them under the caller.
 func (t sqlTx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if st := t.stmts.bind(ctx, t.tx, q); st != nil {
-		return st.QueryContext(ctx, args...)
-	}
 	return t.tx.QueryContext(ctx, q, args...)
 }
 
+// QueryRow runs q prepared: Scan reads its one row and closes it.
 func (t sqlTx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	if st := t.stmts.bind(ctx, t.tx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)

@@ -70,3 +70,60 @@ func TestStatementsStayPrepared(t *testing.T) {
 		t.Fatalf("position = %+v, %v; want 4 entries", p, err)
 	}
 }
+
+// TestNestedQueriesOfOneStatement: a query run again while the rows of the
+// same query are open in one transaction (walking a tree) reads its own
+// rows, the first time and once statements are prepared.
+func TestNestedQueriesOfOneStatement(t *testing.T) {
+	ctx := context.Background()
+	s := New(filepath.Join(t.TempDir(), "region.db"))
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx, "test", []tandem.Migration{{Name: "1", SQL: `CREATE TABLE nodes (id INTEGER PRIMARY KEY, parent INTEGER NOT NULL)`}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetRole(ctx, tandem.Role{Writer: true, Epoch: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(ctx, func(tx tandem.Tx) error {
+		for id, parent := range map[int]int{1: 0, 2: 1, 3: 1, 4: 2} {
+			if _, err := tx.Exec(ctx, `INSERT INTO nodes (id, parent) VALUES (?, ?)`, id, parent); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	const children = `SELECT id FROM nodes WHERE parent = ? ORDER BY id`
+	var walk func(tx tandem.Tx, parent int, out *[]int) error
+	walk = func(tx tandem.Tx, parent int, out *[]int) error {
+		rows, err := tx.Query(ctx, children, parent)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			*out = append(*out, id)
+			if err := walk(tx, id, out); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+	for round := range 3 {
+		var got []int
+		if err := s.View(ctx, func(tx tandem.Tx) error { return walk(tx, 0, &got) }); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 4 || got[0] != 1 || got[1] != 2 || got[2] != 4 || got[3] != 3 {
+			t.Fatalf("round %d: walked %v, want [1 2 4 3]", round, got)
+		}
+	}
+}
