@@ -109,7 +109,8 @@ func prepareDeployment(o upOptions) (*deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.store, err = rememberStore(o); err != nil {
+	var firstRun bool
+	if o.store, firstRun, err = rememberedStore(o); err != nil {
 		return nil, err
 	}
 	url := func(port int) string { return fmt.Sprintf("http://127.0.0.1:%d", port) }
@@ -157,27 +158,38 @@ func prepareDeployment(o upOptions) (*deployment, error) {
 		}
 		d.components = append(d.components, &component{name: name, args: []string{"region", "--config", path}, health: cfg.URL + "/healthz"})
 	}
+	if firstRun { // only now: a store that cannot be set up is not recorded
+		if err := os.WriteFile(filepath.Join(o.dir, "store"), []byte(o.store+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+	}
 	return d, nil
 }
 
-// rememberStore returns the store the data directory was first run with,
-// recording o.store in DIR/store on the first run: running up again without
-// --store keeps the regions' data where it is, and a different --store is
-// refused rather than starting empty stores beside the old ones.
-func rememberStore(o upOptions) (string, error) {
+// rememberedStore returns the store the data directory was first run with
+// (kept in DIR/store), or o.store and true on the first run, which records
+// it once the deployment is prepared: running up again without --store
+// keeps the regions' data where it is, and a different --store is refused
+// rather than starting empty stores beside the old ones.
+func rememberedStore(o upOptions) (string, bool, error) {
 	if o.store != "sqlite" && o.store != "postgres" {
-		return "", fmt.Errorf("--store must be sqlite or postgres, not %q", o.store)
+		return "", false, fmt.Errorf("--store must be sqlite or postgres, not %q", o.store)
 	}
-	recorded, err := ensureFile(filepath.Join(o.dir, "store"), func() string { return o.store })
-	switch {
-	case err != nil:
-		return "", err
+	path := filepath.Join(o.dir, "store")
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return o.store, true, nil
+	} else if err != nil {
+		return "", false, err
+	}
+	switch recorded := strings.TrimSpace(string(b)); {
 	case recorded != "sqlite" && recorded != "postgres":
-		return "", fmt.Errorf("%s names the store %q; it must be sqlite or postgres", filepath.Join(o.dir, "store"), recorded)
+		return "", false, fmt.Errorf("%s names the store %q; it must be sqlite or postgres", path, recorded)
 	case o.storeSet && recorded != o.store:
-		return "", fmt.Errorf("%s holds regions on %s; run up on it with --store %s (or without --store), or use another --dir for %s", o.dir, recorded, recorded, o.store)
+		return "", false, fmt.Errorf("%s holds regions on %s; run up on it with --store %s (or without --store), or use another --dir for %s", o.dir, recorded, recorded, o.store)
+	default:
+		return recorded, false, nil
 	}
-	return recorded, nil
 }
 
 // ensureFile returns the trimmed content of path, first writing make()'s

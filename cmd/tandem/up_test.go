@@ -266,21 +266,25 @@ func TestUpRefusesSecondInstanceAndBadFlags(t *testing.T) {
 	}
 }
 
-// TestUpRemembersTheStore: the first run records its store; later runs
-// without --store use it, and another --store is refused.
+// TestUpRemembersTheStore: the first run that could be prepared records its
+// store; later runs without --store use it, and another --store is refused.
+// A first run that fails records nothing.
 func TestUpRemembersTheStore(t *testing.T) {
 	dir := t.TempDir()
-	if got, err := rememberStore(upOptions{dir: dir, store: "postgres", storeSet: true}); err != nil || got != "postgres" {
-		t.Fatalf("first run: %q, %v", got, err)
-	}
-	if got, err := rememberStore(upOptions{dir: dir, store: "sqlite"}); err != nil || got != "postgres" {
-		t.Fatalf("second run without --store: %q, %v; want postgres", got, err)
-	}
-	if _, err := rememberStore(upOptions{dir: dir, store: "sqlite", storeSet: true}); err == nil || !strings.Contains(err.Error(), "--store postgres") {
-		t.Fatalf("second run with --store sqlite: %v", err)
-	}
-	if _, err := rememberStore(upOptions{dir: t.TempDir(), store: "mysql", storeSet: true}); err == nil || !strings.Contains(err.Error(), "sqlite or postgres") {
+	if _, err := prepareDeployment(upOptions{dir: dir, portBase: 30000, store: "mysql", storeSet: true}); err == nil || !strings.Contains(err.Error(), "sqlite or postgres") {
 		t.Fatalf("--store mysql: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "store")); !os.IsNotExist(err) {
+		t.Fatalf("a failed first run recorded a store: %v", err)
+	}
+	if _, err := prepareDeployment(upOptions{dir: dir, portBase: 30000, store: "sqlite", storeSet: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got, first, err := rememberedStore(upOptions{dir: dir, store: "postgres"}); err != nil || got != "sqlite" || first {
+		t.Fatalf("second run without --store: %q %v, %v; want sqlite", got, first, err)
+	}
+	if _, _, err := rememberedStore(upOptions{dir: dir, store: "postgres", storeSet: true}); err == nil || !strings.Contains(err.Error(), "--store sqlite") {
+		t.Fatalf("second run with --store postgres: %v", err)
 	}
 }
 
