@@ -15,8 +15,12 @@ import (
 
 // adminConfirmTTL is how long the controller trusts a region's answer about
 // an admin's token: disabling an admin closes the controller to their
-// tokens within this long.
-const adminConfirmTTL = 5 * time.Second
+// tokens within this long. When no region answers, the signature alone is
+// trusted for adminUnconfirmedTTL before the regions are asked again.
+const (
+	adminConfirmTTL     = 5 * time.Second
+	adminUnconfirmedTTL = time.Second
+)
 
 // adminTokenCheck returns the controller's check of an operator's token. The
 // controller keeps no users: it accepts an admin's access or ID token signed
@@ -52,12 +56,14 @@ func adminTokenCheck(snapshot func() tandem.Snapshot, logger *slog.Logger) func(
 	}
 }
 
-// adminConfirmer asks the regions, writer first, whether a well-signed
-// token is still good: a region checks it against its user store (a
-// disabled user, a password reset since). A refusal from a region is
-// final. When no region answers, the signature stands, so an operator can
-// still fail over a deployment whose regions are down. Answers are cached
-// for adminConfirmTTL.
+// adminConfirmer asks every region at once whether a well-signed token is
+// still good: a region checks it against its user store (a disabled user, a
+// password reset or a role change since). A refusal from any region is
+// final; an answer of 200 from one confirms it. When no region gives
+// either (down, or failing with a 5xx), the signature stands, so an
+// operator can still fail over a deployment whose regions are down.
+// Answers are cached for adminConfirmTTL, the lack of one for
+// adminUnconfirmedTTL.
 type adminConfirmer struct {
 	snapshot func() tandem.Snapshot
 	client   *http.Client
@@ -81,47 +87,58 @@ func (a *adminConfirmer) check(token string) error {
 	}
 	a.mu.Unlock()
 	answered, err := a.ask(token)
+	ttl := adminConfirmTTL
 	if !answered {
-		return nil // not cached: the next call asks again
+		ttl = adminUnconfirmedTTL
 	}
 	a.mu.Lock()
 	if a.cache == nil || len(a.cache) > 1000 {
 		a.cache = map[[32]byte]confirmed{}
 	}
-	a.cache[key] = confirmed{err: err, until: time.Now().Add(adminConfirmTTL)}
+	a.cache[key] = confirmed{err: err, until: time.Now().Add(ttl)}
 	a.mu.Unlock()
 	return err
 }
 
-// ask calls /api/auth/me with the token on each region in route order
-// until one answers; it reports whether one did, and its refusal.
+// ask calls /api/auth/me with the token on every region at once (each
+// within the client's timeout); it reports whether one confirmed or
+// refused it, and the refusal.
 func (a *adminConfirmer) ask(token string) (bool, error) {
-	snap := a.snapshot()
-	regions := snap.Routes()
-	for _, r := range snap.Regions { // regions routed off still know their users
-		if !snap.Routing[r.Name] {
-			regions = append(regions, r)
-		}
-	}
+	regions := a.snapshot().Regions
+	codes := make(chan int, len(regions))
 	for _, r := range regions {
-		req, err := http.NewRequest(http.MethodGet, strings.TrimRight(r.URL, "/")+"/api/auth/me", nil)
-		if err != nil {
-			continue
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := a.client.Do(req)
-		if err != nil {
-			continue
-		}
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-		switch {
-		case resp.StatusCode == http.StatusOK:
-			return true, nil
-		case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-			a.logger.Warn("a region refused an admin token the controller was shown", "region", r.Name, "status", resp.StatusCode)
-			return true, tandem.Errorf(tandem.EUNAUTHORIZED, "the token is no longer valid (region %s refused it): sign in again", r.Name)
+		go func() { codes <- a.askRegion(r, token) }()
+	}
+	answered := false
+	var refused error
+	for range regions {
+		switch code := <-codes; code {
+		case http.StatusOK:
+			answered = true
+		case http.StatusUnauthorized, http.StatusForbidden:
+			answered = true
+			refused = tandem.Errorf(tandem.EUNAUTHORIZED, "the token is no longer valid (a region refused it): sign in again")
 		}
 	}
-	return false, nil
+	if refused != nil {
+		a.logger.Warn("a region refused an admin token the controller was shown")
+	}
+	return answered, refused
+}
+
+// askRegion returns the status region r answers /api/auth/me with for the
+// token, or 0 when it does not answer.
+func (a *adminConfirmer) askRegion(r tandem.RegionInfo, token string) int {
+	req, err := http.NewRequest(http.MethodGet, strings.TrimRight(r.URL, "/")+"/api/auth/me", nil)
+	if err != nil {
+		return 0
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return 0
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	return resp.StatusCode
 }

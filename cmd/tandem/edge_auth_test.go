@@ -13,8 +13,8 @@ import (
 )
 
 // TestAdminTokenCheck: the controller accepts a well-signed admin token
-// that a region confirms, refuses one a region refuses (a disabled admin),
-// and falls back to the signature when no region answers.
+// that a region confirms, refuses one any region refuses (a disabled
+// admin), and falls back to the signature when no region answers.
 func TestAdminTokenCheck(t *testing.T) {
 	key, err := auth.GenerateKey()
 	if err != nil {
@@ -38,7 +38,16 @@ func TestAdminTokenCheck(t *testing.T) {
 		}
 	}))
 	defer region.Close()
-	snap := tandem.Snapshot{Version: 1, Writer: "a", Regions: []tandem.RegionInfo{{Name: "a", URL: region.URL}}, Routing: map[string]bool{"a": true}}
+	var lagging atomic.Int32 // what a second region answers, when it is asked
+	second := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if code := lagging.Load(); code != 0 {
+			w.WriteHeader(int(code))
+			return
+		}
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer second.Close()
+	snap := tandem.Snapshot{Version: 1, Writer: "a", Regions: []tandem.RegionInfo{{Name: "a", URL: region.URL}, {Name: "b", URL: second.URL}}, Routing: map[string]bool{"a": true, "b": true}}
 	check := adminTokenCheck(func() tandem.Snapshot { return snap }, slog.Default())
 	issuer := &auth.Issuer{Key: key, Issuer: auth.DefaultIssuer, Audience: auth.DefaultAudience}
 	token := func(subject, role string) string {
@@ -69,6 +78,11 @@ func TestAdminTokenCheck(t *testing.T) {
 	me.Store(http.StatusBadGateway)
 	if err := check(token("alone", auth.RoleAdmin)); err != nil {
 		t.Fatalf("no region answers: %v, want the signature to stand", err)
+	}
+	me.Store(http.StatusOK)
+	lagging.Store(http.StatusUnauthorized)
+	if err := check(token("split", auth.RoleAdmin)); tandem.ErrorCode(err) != tandem.EUNAUTHORIZED {
+		t.Fatalf("one region confirms, the other refuses: %v, want the refusal", err)
 	}
 	if err := check(good + "x"); tandem.ErrorCode(err) != tandem.EUNAUTHORIZED {
 		t.Fatalf("a forged token: %v", err)
