@@ -225,9 +225,9 @@ func TestLeaseKeeperStepsDownWhenCutOff(t *testing.T) {
 	retry.Until(t, 10*time.Millisecond, 5*time.Second, func() error { return k.Check(1) })
 }
 
-// TestOperatorChangesRules: by hand, the state is only active or fenced,
-// and neither the state nor a routing control changes while a runbook
-// runs; once it has ended they do.
+// TestOperatorChangesRules: by hand, the failover state is only restored
+// from fenced, and neither the state nor a routing control changes while a
+// runbook runs; once it has ended they do.
 func TestOperatorChangesRules(t *testing.T) {
 	ctx := context.Background()
 	release := make(chan struct{})
@@ -276,5 +276,10 @@ func TestOperatorChangesRules(t *testing.T) {
 	}
 	if _, err := c.ChangeRouting(ctx, "us-east-1", false); err != nil {
 		t.Fatalf("routing once the runbook ended: %v", err)
+	}
+	// From fenced, the failover state can be restored (after a failover,
+	// lifting a fence must not re-arm automatic failover).
+	if snap, err := c.ChangeState(ctx, "app-1", tandem.StateFailover); err != nil || snap.State != tandem.StateFailover {
+		t.Fatalf("failover restored from fenced: %+v, %v", snap, err)
 	}
 }

@@ -7,20 +7,22 @@ import (
 )
 
 // ChangeState is an operator's change of the application state: SetState,
-// under the rules the runbooks' own steps do not follow. Only active and
-// fenced can be chosen by hand (the failover state comes with a failover,
-// which also moves the writer), and nothing changes while a runbook runs:
-// its steps own the state until it ends (setting active in the middle of a
-// switchover would let writes in while it drains). Returns EINVALID for
-// failover and ECONFLICT while a runbook runs.
+// under the rules the runbooks' own steps do not follow. Nothing changes
+// while a runbook runs: its steps own the state until it ends (setting
+// active in the middle of a switchover would let writes in while it
+// drains). The failover state comes with a failover, which also moves the
+// writer; by hand it can only be restored from fenced, so that fencing
+// after a failover and lifting the fence does not re-arm automatic
+// failover, which acts only in the active state. Returns ECONFLICT while a
+// runbook runs and EINVALID for failover from any state but fenced.
 func (c *Controller) ChangeState(ctx context.Context, appID string, state tandem.AppState) (tandem.Snapshot, error) {
-	if state == tandem.StateFailover {
-		return tandem.Snapshot{}, tandem.Errorf(tandem.EINVALID, "the failover state comes with a failover, which also moves the writer: run the failover runbook instead")
-	}
 	c.runMu.Lock()
 	defer c.runMu.Unlock()
 	if err := c.idleLocked("the state"); err != nil {
 		return tandem.Snapshot{}, err
+	}
+	if now := c.Snapshot().State; state == tandem.StateFailover && now != tandem.StateFailover && now != tandem.StateFenced {
+		return tandem.Snapshot{}, tandem.Errorf(tandem.EINVALID, "the failover state comes with a failover, which also moves the writer: run the failover runbook instead (by hand it is only restored from fenced)")
 	}
 	return c.SetState(ctx, appID, state)
 }

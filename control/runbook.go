@@ -140,7 +140,18 @@ type autoStart struct {
 }
 
 func (c *Controller) startRunbook(ctx context.Context, req RunbookRequest, auto *autoStart) (Runbook, error) {
+	// Under runMu, which operators' changes take too: the snapshot read here
+	// (whose state a failed switchover restores) is the one the run starts
+	// from.
+	c.runMu.Lock()
+	defer c.runMu.Unlock()
+	if c.running != nil {
+		return Runbook{}, tandem.Errorf(tandem.ECONFLICT, "runbook %s (%s) is still running", c.running.rb.ID, c.running.rb.Kind)
+	}
 	snap := c.Snapshot()
+	if auto != nil && snap.State != tandem.StateActive {
+		return Runbook{}, tandem.Errorf(tandem.ECONFLICT, "no automatic failover: the state became %s", snap.State)
+	}
 	steps, ok := stepsFor(req.Kind)
 	if !ok {
 		return Runbook{}, tandem.Errorf(tandem.EINVALID, "unknown runbook %q: use switchover, failover or failback", req.Kind)
@@ -161,11 +172,6 @@ func (c *Controller) startRunbook(ctx context.Context, req RunbookRequest, auto 
 	}
 	if req.TimeoutMs < 0 {
 		return Runbook{}, tandem.Errorf(tandem.EINVALID, "timeout must not be negative")
-	}
-	c.runMu.Lock()
-	defer c.runMu.Unlock()
-	if c.running != nil {
-		return Runbook{}, tandem.Errorf(tandem.ECONFLICT, "runbook %s (%s) is still running", c.running.rb.ID, c.running.rb.Kind)
 	}
 	now := c.Now().UTC()
 	rb := Runbook{ID: newRunbookID(now), Kind: req.Kind, From: snap.Writer, Target: req.Target, Force: req.Force,

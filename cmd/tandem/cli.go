@@ -187,7 +187,7 @@ func runState(args []string) error {
 	fs := flag.NewFlagSet("state", flag.ContinueOnError)
 	var t target
 	t.flags(fs)
-	if err := parse(fs, args, "Usage: tandem state get\n       tandem state set active|fenced\n\nReads or sets the application state. Fenced refuses every write. The failover\nstate comes with 'tandem failover', and no state is set while a runbook runs.\n\n"); err != nil {
+	if err := parse(fs, args, "Usage: tandem state get\n       tandem state set active|fenced|failover\n\nReads or sets the application state. Fenced refuses every write. The failover\nstate comes with 'tandem failover'; by hand it is only restored from fenced\n(lifting a fence after a failover without re-arming automatic failover). No\nstate is set while a runbook runs.\n\n"); err != nil {
 		return err
 	}
 	rest := fs.Args()

@@ -18,8 +18,10 @@
     const now = consoleStatus && consoleStatus.snapshot ? consoleStatus.snapshot.state : "";
     if (state === now) { controlsMessage("The state is " + state + " already."); return; }
     let text = state === "fenced"
-      ? "Fence the application? Every region refuses writes until the state is set active again; reads go on."
-      : "Set the application active? The writer accepts writes again.";
+      ? "Fence the application? Every region refuses writes until the fence is lifted; reads go on."
+      : state === "failover"
+        ? "Return to the failover state? The promoted writer accepts writes again, and automatic failover stays off until a failback."
+        : "Set the application active? The writer accepts writes again.";
     if (now === "failover" && state === "active") text += " It is in the failover state: this ends it without moving the writer back (a failback does both), and automatic failover may act again.";
     if (consoleRunbooks.some((rb) => rb.status === "running")) text += " A runbook is running: the controller refuses the change until it ends.";
     if (!(await confirmAction("Set the state", text, "Set " + state))) return;
