@@ -169,6 +169,7 @@ func TestRefreshLogoutDisableReset(t *testing.T) {
 	ctx := context.Background()
 	s, now := newService(t)
 	tokens := confirmedUser(t, s, "dave", auth.RoleAdmin)
+	mustCreateUser(t, s, "other", auth.RoleAdmin) // dave is not the last admin
 
 	fresh, err := s.Refresh(ctx, tokens.RefreshToken)
 	if err != nil {
@@ -477,6 +478,11 @@ func TestSetRole(t *testing.T) {
 		t.Fatalf("before: %+v, %v", c, err)
 	}
 	*now = now.Add(time.Second)
+	_, err := s.SetRole(ctx, "gina", auth.RoleUser)
+	wantCode(t, "demoting the last admin", err, tandem.ECONFLICT)
+	_, err = s.DisableUser(ctx, "gina")
+	wantCode(t, "disabling the last admin", err, tandem.ECONFLICT)
+	mustCreateUser(t, s, "ivy-2", auth.RoleAdmin)
 	u, err := s.SetRole(ctx, "gina", auth.RoleUser)
 	if err != nil || u.Role != auth.RoleUser {
 		t.Fatalf("set role: %+v, %v", u, err)

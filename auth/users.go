@@ -238,9 +238,28 @@ func (s *Service) ListUsers(ctx context.Context) ([]User, error) {
 // and ID tokens already issued are refused from then on (Authenticate checks
 // the store). Returns ENOTFOUND if there is no such user.
 func (s *Service) DisableUser(ctx context.Context, name string) (User, error) {
-	return s.updateUser(ctx, name, func(u *User, now time.Time) {
+	return s.updateUserChecked(ctx, name, func(ctx context.Context, tx tandem.Tx, u User) error {
+		return lastAdmin(ctx, tx, u, "disabled")
+	}, func(u *User, now time.Time) {
 		u.Status, u.tokensAfter = StatusDisabled, now
 	})
+}
+
+// lastAdmin refuses, with ECONFLICT, to take the admin role from the last
+// enabled admin: people could then manage users only with the cluster
+// secret.
+func lastAdmin(ctx context.Context, tx tandem.Tx, u User, what string) error {
+	if u.Role != RoleAdmin || u.Status == StatusDisabled {
+		return nil
+	}
+	var others int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM users WHERE role = ? AND status <> ? AND user_id <> ?`, RoleAdmin, string(StatusDisabled), u.ID).Scan(&others); err != nil {
+		return err
+	}
+	if others == 0 {
+		return tandem.Errorf(tandem.ECONFLICT, "%s is the last enabled admin and cannot be %s: make another admin first", u.Username, what)
+	}
+	return nil
 }
 
 // ResetPassword gives a user a new temporary password, which it returns, and
@@ -270,15 +289,31 @@ func (s *Service) SetRole(ctx context.Context, name, role string) (User, error) 
 	if err != nil {
 		return User{}, err
 	}
-	return s.updateUser(ctx, name, func(u *User, now time.Time) { u.Role = role })
+	return s.updateUserChecked(ctx, name, func(ctx context.Context, tx tandem.Tx, u User) error {
+		if role == RoleAdmin {
+			return nil
+		}
+		return lastAdmin(ctx, tx, u, "made a user")
+	}, func(u *User, now time.Time) { u.Role = role })
 }
 
 // updateUser reads the user name, lets change alter it and writes it back.
 func (s *Service) updateUser(ctx context.Context, name string, change func(u *User, now time.Time)) (User, error) {
+	return s.updateUserChecked(ctx, name, nil, change)
+}
+
+// updateUserChecked is updateUser that first lets check (if not nil)
+// refuse the change, in the same transaction.
+func (s *Service) updateUserChecked(ctx context.Context, name string, check func(context.Context, tandem.Tx, User) error, change func(u *User, now time.Time)) (User, error) {
 	var u User
 	err := s.Store.Update(ctx, func(tx tandem.Tx) (err error) {
 		if u, err = findUser(ctx, tx, name); err != nil {
 			return err
+		}
+		if check != nil {
+			if err := check(ctx, tx, u); err != nil {
+				return err
+			}
 		}
 		return writeUser(ctx, tx, &u, s.now(), change)
 	})

@@ -15,6 +15,7 @@ func TestHandler(t *testing.T) {
 		{"/ui/", "text/html", "<title>tandem</title>"},
 		{"/ui/app.js", "javascript", "function route"},
 		{"/ui/dom.js", "javascript", "function askDialog"},
+		{"/ui/csp.js", "javascript", "securitypolicyviolation"},
 		{"/ui/remittance.js", "javascript", `page("remittances"`},
 		{"/ui/todo.js", "javascript", `page("todo"`},
 		{"/ui/console.js", "javascript", `page("console"`},

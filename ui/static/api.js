@@ -14,13 +14,6 @@ const session = {
 
 const $ = (id) => document.getElementById(id);
 
-// cspViolations lists what the Content-Security-Policy blocked (the browser
-// tests check it stays empty).
-const cspViolations = [];
-document.addEventListener("securitypolicyviolation", (e) => {
-  cspViolations.push(e.violatedDirective + " " + e.blockedURI);
-  console.warn("blocked by the Content-Security-Policy:", e.violatedDirective, e.blockedURI);
-});
 
 function show(el, text) {
   el.textContent = text || "";
