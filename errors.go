@@ -63,31 +63,40 @@ func ErrorMessage(err error) string {
 	}
 }
 
-// ErrorStatus returns the HTTP status for err's code: the one table that maps
-// codes to statuses for every HTTP API of tandem.
+// statuses is the one table that maps error codes to HTTP statuses for
+// every HTTP API of tandem, and back (the first code of a status wins).
+var statuses = []struct {
+	code   string
+	status int
+}{
+	{EINVALID, 400}, {EUNAUTHORIZED, 401}, {EFORBIDDEN, 403}, {ENOTFOUND, 404},
+	{ECONFLICT, 409}, {ETOOLARGE, 413}, {EUNSUPPORTED, 415}, {ETOOMANY, 429},
+	{EUNAVAILABLE, 503}, {EFENCED, 503}, {ENOTWRITER, 503},
+}
+
+// ErrorStatus returns the HTTP status for err's code: 200 for nil, 500 for a
+// code the table does not have.
 func ErrorStatus(err error) int {
-	switch ErrorCode(err) {
-	case "":
+	code := ErrorCode(err)
+	if code == "" {
 		return 200
-	case EINVALID:
-		return 400
-	case EUNAUTHORIZED:
-		return 401
-	case EFORBIDDEN:
-		return 403
-	case ENOTFOUND:
-		return 404
-	case ECONFLICT:
-		return 409
-	case ETOOLARGE:
-		return 413
-	case EUNSUPPORTED:
-		return 415
-	case ETOOMANY:
-		return 429
-	case EFENCED, ENOTWRITER, EUNAVAILABLE:
-		return 503
-	default:
-		return 500
 	}
+	for _, s := range statuses {
+		if s.code == code {
+			return s.status
+		}
+	}
+	return 500
+}
+
+// StatusErrorCode returns the error code an HTTP error status stands for, as
+// a client reads an answer: EUNAVAILABLE for 503, EINTERNAL for a status the
+// table does not have.
+func StatusErrorCode(status int) string {
+	for _, s := range statuses {
+		if s.status == status {
+			return s.code
+		}
+	}
+	return EINTERNAL
 }

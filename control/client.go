@@ -1,11 +1,8 @@
 package control
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -99,65 +96,9 @@ func (c *Client) SetAutoFailoverPaused(ctx context.Context, paused bool) (AutoFa
 	return st, c.Do(ctx, http.MethodPut, "/control/v1/autofailover", AutoFailoverRequest{Paused: &paused}, &st)
 }
 
-// Do sends a JSON request and decodes the JSON answer into out (unless out
-// is nil or the answer is 204 No Content). A non-2xx answer becomes a
-// *tandem.Error with the server's message.
+// Do sends a JSON request to the controller with the cluster secret and
+// decodes the JSON answer into out (see httpjson.Call): a non-2xx answer
+// becomes a *tandem.Error with the server's message.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.URL, "/")+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.Secret)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	client := c.HTTP
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return tandem.Errorf(tandem.EUNAVAILABLE, "controller at %s is unreachable: %v", c.URL, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		var m httpjson.Message
-		json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&m)
-		if m.Message == "" {
-			m.Message = resp.Status
-		}
-		return tandem.Errorf(codeOf(resp.StatusCode), "%s", m.Message)
-	}
-	if out == nil || resp.StatusCode == http.StatusNoContent {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
-}
-
-// codeOf maps an HTTP status back to an error code.
-func codeOf(status int) string {
-	switch status {
-	case 400:
-		return tandem.EINVALID
-	case 401:
-		return tandem.EUNAUTHORIZED
-	case 403:
-		return tandem.EFORBIDDEN
-	case 404:
-		return tandem.ENOTFOUND
-	case 409:
-		return tandem.ECONFLICT
-	case 503:
-		return tandem.EUNAVAILABLE
-	default:
-		return tandem.EINTERNAL
-	}
+	return httpjson.Call(ctx, c.HTTP, method, strings.TrimRight(c.URL, "/")+path, c.Secret, in, out)
 }

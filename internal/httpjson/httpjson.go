@@ -92,8 +92,10 @@ func Errorf(w http.ResponseWriter, r *http.Request, code, format string, args ..
 }
 
 // Call sends in (if not nil) as JSON to url with the bearer token (if not
-// empty), and decodes a 2xx answer's JSON into out (if not nil). Any other
-// answer is an error carrying the status and the server's message.
+// empty), and decodes a 2xx answer's JSON into out (unless out is nil or the
+// answer is 204 No Content). Any other answer is a *tandem.Error with the
+// code its status stands for (tandem.StatusErrorCode) and the server's
+// message; no answer at all is EUNAVAILABLE.
 func Call(ctx context.Context, client *http.Client, method, url, token string, in, out any) error {
 	var body io.Reader
 	if in != nil {
@@ -118,7 +120,7 @@ func Call(ctx context.Context, client *http.Client, method, url, token string, i
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("unreachable: %w", err)
+		return tandem.Errorf(tandem.EUNAVAILABLE, "unreachable: %v", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
@@ -127,9 +129,13 @@ func Call(ctx context.Context, client *http.Client, method, url, token string, i
 		if json.Unmarshal(msg, &m) == nil && m.Message != "" {
 			msg = []byte(m.Message)
 		}
-		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(msg)))
+		text := resp.Status
+		if s := strings.TrimSpace(string(msg)); s != "" {
+			text += ": " + s
+		}
+		return tandem.Errorf(tandem.StatusErrorCode(resp.StatusCode), "%s", text)
 	}
-	if out == nil {
+	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
