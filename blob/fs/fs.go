@@ -8,8 +8,6 @@ package fs
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tandemhq/tandem"
+	"github.com/tandemhq/tandem/blob/internal/spool"
 )
 
 // TempDirName is the directory under Dir that holds uploads in progress.
@@ -54,7 +53,7 @@ func (s *Store) Init() error {
 // hash to want. Storing bytes already present keeps the existing file.
 func (s *Store) Put(ctx context.Context, r io.Reader, want string) (tandem.BlobInfo, error) {
 	if want != "" {
-		if err := checkHash(want); err != nil {
+		if err := spool.CheckHash(want); err != nil {
 			return tandem.BlobInfo{}, err
 		}
 	}
@@ -72,8 +71,8 @@ func (s *Store) Put(ctx context.Context, r io.Reader, want string) (tandem.BlobI
 		}
 	}()
 
-	if want != "" && hash != want {
-		return tandem.BlobInfo{}, tandem.Errorf(tandem.EINVALID, "blob hash is %s, want %s", hash, want)
+	if err := spool.CheckWant(hash, want); err != nil {
+		return tandem.BlobInfo{}, err
 	}
 
 	path := s.path(hash)
@@ -105,9 +104,9 @@ func (s *Store) Put(ctx context.Context, r io.Reader, want string) (tandem.BlobI
 // file. It returns the temp file's path and the hex hash; on error it has
 // removed the temp file.
 func (s *Store) writeTemp(ctx context.Context, r io.Reader) (path, hash string, err error) {
-	f, err := os.CreateTemp(s.tempDir(), "put-*")
+	f, _, hash, err := spool.ToTemp(ctx, s.tempDir(), "put-*", r)
 	if err != nil {
-		return "", "", fmt.Errorf("create temp file: %w", err)
+		return "", "", err
 	}
 	defer func() {
 		if err != nil {
@@ -115,18 +114,13 @@ func (s *Store) writeTemp(ctx context.Context, r io.Reader) (path, hash string, 
 			os.Remove(f.Name())
 		}
 	}()
-
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(f, h), ctxReader{ctx, r}); err != nil {
-		return "", "", fmt.Errorf("write temp file: %w", err)
-	}
 	if err := f.Sync(); err != nil {
 		return "", "", fmt.Errorf("sync temp file: %w", err)
 	}
 	if err := f.Close(); err != nil {
 		return "", "", fmt.Errorf("close temp file: %w", err)
 	}
-	return f.Name(), hex.EncodeToString(h.Sum(nil)), nil
+	return f.Name(), hash, nil
 }
 
 // mkdirShard creates the two shard directories of hash, fsyncing the parent
@@ -153,7 +147,7 @@ func (s *Store) mkdirShard(hash string) error {
 // The reader is an *os.File and so also an io.ReadSeeker: callers may serve
 // Range requests from it with http.ServeContent.
 func (s *Store) Open(ctx context.Context, hash string) (io.ReadCloser, tandem.BlobInfo, error) {
-	if err := checkHash(hash); err != nil {
+	if err := spool.CheckHash(hash); err != nil {
 		return nil, tandem.BlobInfo{}, err
 	}
 	f, err := os.Open(s.path(hash))
@@ -173,7 +167,7 @@ func (s *Store) Open(ctx context.Context, hash string) (io.ReadCloser, tandem.Bl
 // Stat returns a blob's size. Returns ENOTFOUND if it is absent and EINVALID
 // if hash is not a lowercase hex SHA-256.
 func (s *Store) Stat(ctx context.Context, hash string) (tandem.BlobInfo, error) {
-	if err := checkHash(hash); err != nil {
+	if err := spool.CheckHash(hash); err != nil {
 		return tandem.BlobInfo{}, err
 	}
 	fi, err := os.Stat(s.path(hash))
@@ -189,7 +183,7 @@ func (s *Store) Stat(ctx context.Context, hash string) (tandem.BlobInfo, error) 
 // EINVALID if hash is not a lowercase hex SHA-256. Shard directories are
 // left in place.
 func (s *Store) Delete(ctx context.Context, hash string) error {
-	if err := checkHash(hash); err != nil {
+	if err := spool.CheckHash(hash); err != nil {
 		return err
 	}
 	if err := os.Remove(s.path(hash)); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -71,3 +71,9 @@ func listShard(ctx context.Context, dir, prefix string, fn func(tandem.BlobInfo)
 	}
 	return nil
 }
+
+// validShard reports whether name is a shard directory name: two lowercase
+// hex digits.
+func validShard(name string) bool {
+	return len(name) == 2 && strings.Trim(name, "0123456789abcdef") == ""
+}

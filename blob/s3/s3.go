@@ -9,8 +9,6 @@ package s3
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +19,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/tandemhq/tandem"
+	"github.com/tandemhq/tandem/blob/internal/spool"
 )
 
 // Config says where the blobs live and how to reach them.
@@ -87,7 +86,7 @@ func (s *Store) Init(ctx context.Context) error {
 // bytes hash to want. Bytes already stored are not uploaded again.
 func (s *Store) Put(ctx context.Context, r io.Reader, want string) (tandem.BlobInfo, error) {
 	if want != "" {
-		if err := checkHash(want); err != nil {
+		if err := spool.CheckHash(want); err != nil {
 			return tandem.BlobInfo{}, err
 		}
 	}
@@ -99,8 +98,8 @@ func (s *Store) Put(ctx context.Context, r io.Reader, want string) (tandem.BlobI
 	defer os.Remove(f.Name())
 	defer f.Close()
 
-	if want != "" && hash != want {
-		return tandem.BlobInfo{}, tandem.Errorf(tandem.EINVALID, "blob hash is %s, want %s", hash, want)
+	if err := spool.CheckWant(hash, want); err != nil {
+		return tandem.BlobInfo{}, err
 	}
 
 	// A stored object of another size is not these bytes (a damaged or
@@ -127,27 +126,17 @@ func (s *Store) Put(ctx context.Context, r io.Reader, want string) (tandem.BlobI
 // spool copies r into a new temp file while hashing it. It returns the file,
 // rewound, with the size and hex hash of its content; on error it has
 // removed the file.
-func (s *Store) spool(ctx context.Context, r io.Reader) (_ *os.File, size int64, hash string, err error) {
-	f, err := os.CreateTemp(s.TempDir, "tandem-blob-*")
+func (s *Store) spool(ctx context.Context, r io.Reader) (*os.File, int64, string, error) {
+	f, size, hash, err := spool.ToTemp(ctx, s.TempDir, "tandem-blob-*", r)
 	if err != nil {
-		return nil, 0, "", fmt.Errorf("create temp file: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-
-	h := sha256.New()
-	size, err = io.Copy(io.MultiWriter(f, h), ctxReader{ctx, r})
-	if err != nil {
-		return nil, 0, "", fmt.Errorf("write temp file: %w", err)
+		return nil, 0, "", err
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		os.Remove(f.Name())
 		return nil, 0, "", fmt.Errorf("rewind temp file: %w", err)
 	}
-	return f, size, hex.EncodeToString(h.Sum(nil)), nil
+	return f, size, hash, nil
 }
 
 // Open returns a reader of the blob. Returns ENOTFOUND if it is absent and
@@ -157,7 +146,7 @@ func (s *Store) spool(ctx context.Context, r io.Reader) (_ *os.File, size int64,
 // makes ranged requests, so callers may serve Range requests from it with
 // http.ServeContent.
 func (s *Store) Open(ctx context.Context, hash string) (io.ReadCloser, tandem.BlobInfo, error) {
-	if err := checkHash(hash); err != nil {
+	if err := spool.CheckHash(hash); err != nil {
 		return nil, tandem.BlobInfo{}, err
 	}
 	obj, err := s.client.GetObject(ctx, s.cfg.Bucket, s.key(hash), minio.GetObjectOptions{})
@@ -175,7 +164,7 @@ func (s *Store) Open(ctx context.Context, hash string) (io.ReadCloser, tandem.Bl
 // Stat returns a blob's size. Returns ENOTFOUND if it is absent and EINVALID
 // if hash is not a lowercase hex SHA-256.
 func (s *Store) Stat(ctx context.Context, hash string) (tandem.BlobInfo, error) {
-	if err := checkHash(hash); err != nil {
+	if err := spool.CheckHash(hash); err != nil {
 		return tandem.BlobInfo{}, err
 	}
 	oi, err := s.client.StatObject(ctx, s.cfg.Bucket, s.key(hash), minio.StatObjectOptions{})
@@ -188,7 +177,7 @@ func (s *Store) Stat(ctx context.Context, hash string) (tandem.BlobInfo, error) 
 // Delete removes a blob. Deleting an absent blob is not an error. Returns
 // EINVALID if hash is not a lowercase hex SHA-256.
 func (s *Store) Delete(ctx context.Context, hash string) error {
-	if err := checkHash(hash); err != nil {
+	if err := spool.CheckHash(hash); err != nil {
 		return err
 	}
 	err := s.client.RemoveObject(ctx, s.cfg.Bucket, s.key(hash), minio.RemoveObjectOptions{})
