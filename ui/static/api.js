@@ -98,12 +98,14 @@ async function loadConfig() {
   appState.region = c.region || "";
 }
 
-// refreshState re-reads the deployment and the state, and tells the
-// listeners. It never throws: an unreadable state is shown as a message and
-// treated as not writable.
+// refreshState re-reads the state, and tells the listeners. It reads the
+// deployment once, and again every time only on a region served directly,
+// where the writer decides whether the page may write (through the edge the
+// writer is whichever region answers). It never throws: an unreadable state
+// is shown as a message and treated as not writable.
 async function refreshState() {
   try {
-    await loadConfig();
+    if (!appState.appId || appState.region) await loadConfig();
     const s = await api("GET", "/api/state/" + encodeURIComponent(appState.appId));
     appState.state = (s && s.state) || "";
     appState.error = appState.state ? "" : "The application state is unknown.";
