@@ -51,7 +51,13 @@ func (t *target) client() (*control.Client, error) {
 // connect returns a client for the target and a context that ends after
 // timeout; the caller calls cancel.
 func (t *target) connect(timeout time.Duration) (*control.Client, context.Context, context.CancelFunc, error) {
-	c, err := t.client()
+	return connectWith(t.client, timeout)
+}
+
+// connectWith returns the client that client makes and a context that ends
+// after timeout.
+func connectWith(client func() (*control.Client, error), timeout time.Duration) (*control.Client, context.Context, context.CancelFunc, error) {
+	c, err := client()
 	if err != nil {
 		return nil, nil, nil, err
 	}

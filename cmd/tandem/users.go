@@ -42,6 +42,12 @@ func (t *apiTarget) flags(fs *flag.FlagSet) {
 	fs.StringVar(&t.url, "url", os.Getenv("TANDEM_URL"), "edge `URL` of a remote deployment (env TANDEM_URL; default: the controller URL)")
 }
 
+// connect returns a client of the API (see client) and a context that ends
+// after timeout; the caller calls cancel.
+func (t *apiTarget) connect(timeout time.Duration) (*control.Client, context.Context, context.CancelFunc, error) {
+	return connectWith(t.client, timeout)
+}
+
 // client returns a client of the API that authenticates with TANDEM_TOKEN
 // when it is set, else with the cluster secret.
 func (t *apiTarget) client() (*control.Client, error) {
@@ -91,11 +97,10 @@ sign in or refresh again.
 		fs.Usage()
 		return errUsage
 	}
-	c, err := t.client()
+	c, ctx, cancel, err := t.connect(30 * time.Second)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var resp httpapi.UserResponse
 	switch rest[0] {
@@ -171,11 +176,10 @@ gets no new token and the tokens it holds are refused at once.
 		fs.Usage()
 		return errUsage
 	}
-	c, err := t.client()
+	c, ctx, cancel, err := t.connect(30 * time.Second)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if rest[0] == "list" {
 		var list struct{ Clients []auth.Client }
