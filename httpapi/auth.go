@@ -86,12 +86,6 @@ func RequireUser(c *auth.Claims) error {
 // RequireAdmin refuses tokens without the admin role.
 func RequireAdmin(c *auth.Claims) error { return auth.RequireRole(c, auth.RoleAdmin) }
 
-// RequireScope returns a check that refuses tokens without scope, for
-// endpoints of machine clients (such as the ToDo API's writes).
-func RequireScope(scope string) func(*auth.Claims) error {
-	return func(c *auth.Claims) error { return auth.RequireScope(c, scope) }
-}
-
 // RequireScopeOrUser returns a check that accepts a signed-in user's token
 // (as the web app sends) or a machine client's token with scope, and
 // refuses other clients' tokens.

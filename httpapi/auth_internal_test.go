@@ -14,7 +14,9 @@ import (
 	"github.com/tandemhq/tandem/store/sqlite"
 )
 
-func TestRequireScope(t *testing.T) {
+// TestRequireScopeOrUser checks the clients' side of the check: a client's
+// token needs the scope.
+func TestRequireScopeOrUser(t *testing.T) {
 	ctx := context.Background()
 	st := sqlite.New(filepath.Join(t.TempDir(), "r.db"))
 	if err := st.Open(); err != nil {
@@ -36,7 +38,7 @@ func TestRequireScope(t *testing.T) {
 	readOnly, _ := id.IssueClientToken(ctx, client.ID, secret, "api/read")
 	readWrite, _ := id.IssueClientToken(ctx, client.ID, secret, "")
 	s := &Server{Identity: id}
-	h := s.withAuth(RequireScope("api/upsert-delete"), func(w http.ResponseWriter, r *http.Request) {
+	h := s.withAuth(RequireScopeOrUser("api/upsert-delete"), func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(ClaimsFrom(r.Context()).ClientID))
 	})
 	for _, tt := range []struct {
